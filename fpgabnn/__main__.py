@@ -1,0 +1,5 @@
+import sys
+
+from fpgabnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,8 @@
+"""The one exception type that the CLI turns into a single line and exit code 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user: the message names the problem and the fix.
+
+    The CLI prints ``error: <message>`` and exits with code 2, without a traceback.
+    """
