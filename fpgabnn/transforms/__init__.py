@@ -1,1 +1,1 @@
-"""transforms"""
+"""Graph transformations from Brevitas' QONNX to fpgabnn's hardware-layer graph (one concept per module)."""

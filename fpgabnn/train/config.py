@@ -1,0 +1,245 @@
+"""Training options: one dataclass, filled from defaults < config file < command line.
+
+Option names are the same everywhere: ``--weight-decay`` on the command line, ``weight-decay``
+or ``weight_decay`` in a YAML/TOML file, ``TrainConfig.weight_decay`` in Python. Options left
+unset (``None``) get defaults that depend on the model (see ``resolve``), so a file or a flag
+only has to say what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from fpgabnn.errors import UserError
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "step", "none")
+SCALINGS = ("none", "analytic", "learned")
+MLP_MODELS = ("tfc", "sfc", "lfc")
+
+# Options that may change when a run is resumed: where/how it runs, and how long.
+RESUMABLE_OVERRIDES = ("epochs", "out", "data_dir", "device", "workers")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. ``None`` means "the model's default"."""
+
+    model: str | None = None
+    dataset: str | None = None
+    epochs: int | None = None
+    out: str | None = None
+    method: str = "baseline"
+    seed: int = 0
+    max_train_samples: int | None = None
+    max_val_samples: int | None = None  # default: same as max_train_samples
+    val_fraction: float = 0.1
+    batch_size: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float | None = None
+    schedule: str = "cosine"
+    warmup_epochs: float | None = None
+    scaling: str = "none"
+    weight_grad: str = "ste"
+    act_grad: str = "ste"
+    input_bits: int = 8
+    aux: bool = False
+    method_options: dict = field(default_factory=dict)
+    data_dir: str | None = None
+    augment: bool | None = None  # default: on for cifar10 (crop + flip), off otherwise
+    device: str = "cpu"
+    workers: int = 0
+
+    # ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "configuration") -> "TrainConfig":
+        return cls(**normalise_keys(values, source))
+
+    def resolve(self) -> "TrainConfig":
+        """A copy with every default filled in and every value checked (raises ``UserError``)."""
+        c = dataclasses.replace(self, method_options=dict(self.method_options))
+        for name in ("model", "dataset", "epochs", "out"):
+            if getattr(c, name) in (None, ""):
+                raise UserError(f"--{name.replace('_', '-')} is required (on the command line or in --config)")
+        mlp = c.model in MLP_MODELS
+        if c.optimizer is None:
+            c.optimizer = DEFAULTS["mlp" if mlp else "cnn"]["optimizer"]
+        d = DEFAULTS[c.optimizer]
+        c.lr = d["lr"] if c.lr is None else c.lr
+        c.weight_decay = d["weight_decay"] if c.weight_decay is None else c.weight_decay
+        c.batch_size = d["batch_size"] if c.batch_size is None else c.batch_size
+        if c.warmup_epochs is None:
+            # METHODS.md: 5 warm-up epochs (of 200); short runs warm up for 5% of their length.
+            c.warmup_epochs = min(5.0, 0.05 * c.epochs) if c.optimizer == "sgd" else 0.0
+        if c.max_val_samples is None:
+            c.max_val_samples = c.max_train_samples
+        if c.augment is None:
+            c.augment = c.dataset == "cifar10"
+        c._check()
+        return c
+
+    def _check(self) -> None:
+        from fpgabnn.train.data import DATASETS
+        from fpgabnn.train.models import MODELS
+        from fpgabnn.train.parametrize import METHODS
+        from fpgabnn.train.sign import GRAD_APPROXIMATIONS
+
+        choices = {
+            "model": MODELS,
+            "method": METHODS,
+            "dataset": DATASETS,
+            "optimizer": OPTIMIZERS,
+            "schedule": SCHEDULES,
+            "scaling": SCALINGS,
+            "weight_grad": GRAD_APPROXIMATIONS,
+            "act_grad": GRAD_APPROXIMATIONS,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise UserError(f"unknown {name.replace('_', ' ')} {value!r}; choose one of {', '.join(allowed)}")
+        positive_ints = ("epochs", "batch_size", "input_bits")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        for name in ("max_train_samples", "max_val_samples"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be a non-negative number, got {value!r}")
+        if self.lr == 0:
+            raise UserError("--lr must be positive")
+        if not 0 <= self.val_fraction < 1:
+            raise UserError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise UserError(f"unknown device {self.device!r}; use cpu (or cuda[:N] where available)")
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UserError(f"device {self.device} requested but no CUDA device is available; use --device cpu")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise UserError(f"--workers must be a non-negative integer, got {self.workers!r}")
+        if not isinstance(self.method_options, dict):
+            raise UserError("method options must be KEY=VALUE pairs (a mapping in a config file)")
+
+    def mismatches(self, other: "TrainConfig") -> list[str]:
+        """Names of options (other than the resumable ones) whose values differ."""
+        a, b = self.to_dict(), other.to_dict()
+        return [k for k in a if k not in RESUMABLE_OVERRIDES and a[k] != b[k]]
+
+
+# Defaults per optimiser and model family (METHODS.md section 3 for SGD; Adam measured on MNIST MLPs).
+DEFAULTS = {
+    "mlp": {"optimizer": "adam"},
+    "cnn": {"optimizer": "sgd"},
+    "sgd": {"lr": 0.1, "weight_decay": 1e-4, "batch_size": 256},
+    "adam": {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 100},
+}
+
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def normalise_keys(values: dict, source: str) -> dict:
+    """Accept ``weight-decay`` and ``weight_decay``; reject unknown keys; parse method options."""
+    out = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name == "method_option":
+            name = "method_options"
+        if name not in _FIELDS:
+            raise UserError(f"unknown option {key!r} in {source}; valid: {', '.join(sorted(k.replace('_', '-') for k in _FIELDS))}")
+        if name == "method_options":
+            value = parse_method_options(value, source)
+        elif value is not None:
+            value = _coerce(name, value, source)
+        out[name] = value
+    return out
+
+
+_INTS = ("epochs", "seed", "max_train_samples", "max_val_samples", "batch_size", "input_bits", "workers")
+_FLOATS = ("val_fraction", "lr", "momentum", "weight_decay", "warmup_epochs")
+_BOOLS = ("aux", "augment")
+
+
+def _coerce(name: str, value, source: str):
+    """Typed values from files (YAML reads ``1e-3`` as a string, TOML has no None)."""
+    try:
+        if name in _INTS:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if name in _FLOATS:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if name in _BOOLS:
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+                return value.lower() in ("true", "yes")
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        return str(value)
+    except (TypeError, ValueError):
+        kind = "an integer" if name in _INTS else "a number" if name in _FLOATS else "true or false"
+        raise UserError(f"option {name.replace('_', '-')} in {source} must be {kind}, got {value!r}") from None
+
+
+def parse_method_options(value, source: str = "--method-option") -> dict:
+    """``["rank_ratio=0.5", "ranks=[4,4]"]`` or a mapping -> dict; values parsed as YAML scalars."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k).replace("-", "_"): v for k, v in value.items()}
+    if isinstance(value, str):
+        value = [value]
+    result = {}
+    for item in value:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"method option {item!r} in {source} is not KEY=VALUE; write e.g. rank_ratio=0.5")
+        try:
+            parsed = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            parsed = raw
+        result[key.strip().replace("-", "_")] = parsed
+    return result
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Options from a ``.yaml``/``.yml`` or ``.toml`` file, as a normalised dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} not found; pass an existing .yaml or .toml file")
+    try:
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            raise UserError(f"config file {path} must end in .yaml, .yml or .toml")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as err:
+        raise UserError(f"cannot parse config file {path}: {str(err).splitlines()[0]}; fix its syntax") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of option: value")
+    if "train" in data and isinstance(data["train"], dict) and len(data) == 1:
+        data = data["train"]  # allow a [train] table / train: section
+    return normalise_keys(data, str(path))
