@@ -107,3 +107,15 @@ class RemoveStreamReshapes(Transformation):
             _bypass(model, node)
             return model, True
         return model, False
+
+
+class RemoveDeadNodes(Transformation):
+    """Nodes none of whose outputs is consumed or a graph output (e.g. an input scale after lowering)."""
+
+    def apply(self, model):
+        outputs = {o.name for o in model.graph.output}
+        for node in model.graph.node:
+            if not any(o in outputs or model.find_consumers(o) for o in node.output):
+                model.graph.node.remove(node)
+                return model, True
+        return model, False

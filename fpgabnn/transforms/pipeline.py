@@ -17,6 +17,7 @@ from fpgabnn.hw.base import DOMAIN
 from fpgabnn.transforms.layout import (
     AbsorbTransposeIntoFlatten,
     CancelTransposePairs,
+    RemoveDeadNodes,
     RemoveIdentities,
     RemoveStreamReshapes,
 )
@@ -48,6 +49,7 @@ LOWERING_STEPS = (
     ("lower_input_quantizer", LowerInputQuantizer),
     ("lower_matrix_layers", LowerMatrixLayers),
     ("lower_maxpool", LowerMaxPool),
+    ("remove_dead_nodes", RemoveDeadNodes),
     ("remove_identities", RemoveIdentities),
     ("cancel_transposes", CancelTransposePairs),
     ("absorb_transpose_into_flatten", AbsorbTransposeIntoFlatten),
