@@ -30,6 +30,11 @@ class HWLayer(CustomOp):
     COMMON_ATTRS = {
         # depth of the FIFO on this layer's output stream (elements = stream words)
         "out_fifo_depth": ("i", False, 2),
+        # provenance for verification: the source-model tensor this layer's output equals (value = scale * out),
+        # and whether that tensor is NCHW (the stream is NHWC); empty when the output has no source counterpart
+        "source_tensor": ("s", False, ""),
+        "source_scale": ("f", False, 1.0),
+        "source_layout": ("s", False, "", {"", "NCHW", "NC"}),
     }
 
     def get_nodeattr_types(self):

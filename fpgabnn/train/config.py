@@ -138,11 +138,6 @@ class TrainConfig:
         if not isinstance(self.method_options, dict):
             raise UserError("method options must be KEY=VALUE pairs (a mapping in a config file)")
 
-    def mismatches(self, other: "TrainConfig") -> list[str]:
-        """Names of options (other than the resumable ones) whose values differ."""
-        a, b = self.to_dict(), other.to_dict()
-        return [k for k in a if k not in RESUMABLE_OVERRIDES and a[k] != b[k]]
-
 
 # Defaults per optimiser and model family (METHODS.md section 3 for SGD; Adam measured on MNIST MLPs).
 DEFAULTS = {

@@ -112,6 +112,8 @@ class LowerInputQuantizer(Transformation):
         new_nodes.append(helper.make_node(
             "Thresholding", [current, t_name], [q_out], domain=DOMAIN, name="input_quant",
             channels=int(channels), vec_shape=vec_shape, in_dtype="UINT8", out_dtype=info.dtype.name, out_base=int(base),
+            source_tensor=quant.output[0], source_scale=float(info.scale),
+            source_layout="NCHW" if len(model.get_tensor_shape(quant.output[0])) == 4 else "NC",
         ))
         model.set_tensor_datatype(q_out, info.dtype)
         current = q_out

@@ -173,6 +173,7 @@ def lower_one(model, node) -> None:
     new_nodes.append(helper.make_node(
         "MVAU", [mvau_in, w_name, *mvau_inputs[1:]], [mvau_out], domain=DOMAIN, name=f"{node.name}_mvau",
         mw=int(mw), mh=int(mh), vec_shape=[int(v) for v in vec_shape], in_dtype=in_dtype.name, acc_dtype=acc_dtype.name,
+        source_tensor=target, source_scale=float(out_scale), source_layout="NCHW" if is_conv else "NC",
     ))
     model.set_tensor_datatype(mvau_out, out_dtype)
     current = mvau_out

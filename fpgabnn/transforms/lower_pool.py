@@ -32,7 +32,8 @@ class LowerMaxPool(Transformation):
             new = [
                 helper.make_node("Transpose", [node.input[0]], [a], perm=NCHW_TO_NHWC, name=f"{node.name}_to_nhwc"),
                 helper.make_node("MaxPool", [a], [b], domain=DOMAIN, name=f"{node.name}_hw", ifm_dim=[h, w],
-                                 channels=c, kernel=kernel, stride=stride, dtype=dtype.name),
+                                 channels=c, kernel=kernel, stride=stride, dtype=dtype.name,
+                                 source_tensor=out, source_scale=1.0, source_layout="NCHW"),
                 helper.make_node("Transpose", [b], [out], perm=NHWC_TO_NCHW, name=f"{node.name}_to_nchw"),
             ]
             index = list(model.graph.node).index(node)

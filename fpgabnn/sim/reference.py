@@ -1,0 +1,75 @@
+"""Reference values for verification: what each hardware layer must output, read from qonnx execution of the
+source model through the provenance attributes the lowering records (source_tensor, source_scale, source_layout)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
+
+from fpgabnn.transforms.pipeline import split_dataflow
+
+
+def random_pixels(shape, samples: int, seed: int = 0) -> np.ndarray:
+    """``samples`` raw UINT8 images (as float32, the model's input domain) of the model input ``shape``."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(samples, *shape[1:])).astype(np.float32)
+
+
+def to_stream_order(value: np.ndarray, layout: str) -> np.ndarray:
+    """A source tensor (batch 1) in the accelerator's NHWC element order, flattened."""
+    if layout == "NCHW" and value.ndim == 4:
+        value = value.transpose(0, 2, 3, 1)
+    return value.reshape(-1)
+
+
+def expected_layer_output(node, source_context: dict) -> np.ndarray | None:
+    """The integers layer ``node`` must produce for the source execution in ``source_context`` (flat, NHWC)."""
+    layer = getCustomOp(node)
+    name = layer.get_nodeattr("source_tensor")
+    if not name or name not in source_context:
+        return None
+    value = source_context[name].astype(np.float64) / layer.get_nodeattr("source_scale")
+    return to_stream_order(value, layer.get_nodeattr("source_layout"))
+
+
+def hw_input(lowered: ModelWrapper, image: np.ndarray) -> np.ndarray:
+    """Run the host pre-processing (layout only) on one image: the accelerator's input, flat NHWC."""
+    split = split_dataflow(lowered)
+    ctx = execute_onnx(lowered, {lowered.graph.input[0].name: image[None]}, return_full_exec_context=True)
+    return ctx[split.hw_input].reshape(-1), ctx
+
+
+def compare_with_source(source: ModelWrapper, lowered: ModelWrapper, images: np.ndarray) -> dict:
+    """qonnx execution of the lowered graph vs the source, per image: every hardware layer's integer output
+    and the final output. Returns {bit_exact, samples, mismatches: [...]}; also the accelerator inputs/outputs
+    (stream order) for C/RTL simulation to be compared against."""
+    split = split_dataflow(lowered)
+    src_in, low_in = source.graph.input[0].name, lowered.graph.input[0].name
+    src_out, low_out = source.graph.output[0].name, lowered.graph.output[0].name
+    mismatches, hw_inputs, hw_outputs, finals = [], [], [], []
+    for i, image in enumerate(images):
+        sctx = execute_onnx(source, {src_in: image[None]}, return_full_exec_context=True)
+        lctx = execute_onnx(lowered, {low_in: image[None]}, return_full_exec_context=True)
+        for node in split.hw:
+            want = expected_layer_output(node, sctx)
+            if want is None:
+                continue
+            got = lctx[node.output[0]].reshape(-1)
+            if not np.array_equal(got, want):
+                bad = int(np.sum(got != want))
+                mismatches.append({"sample": i, "layer": node.name, "elements": bad})
+        if not np.array_equal(sctx[src_out], lctx[low_out]):
+            mismatches.append({"sample": i, "layer": "final output", "elements": int(np.sum(sctx[src_out] != lctx[low_out]))})
+        hw_inputs.append(lctx[split.hw_input].reshape(-1))
+        hw_outputs.append(lctx[split.hw_output].reshape(-1))
+        finals.append(sctx[src_out].reshape(-1))
+    return {
+        "bit_exact": not mismatches,
+        "samples": len(images),
+        "mismatches": mismatches,
+        "hw_inputs": np.stack(hw_inputs).astype(np.int64),
+        "hw_outputs": np.stack(hw_outputs).astype(np.int64),
+        "final_outputs": np.stack(finals),
+    }
