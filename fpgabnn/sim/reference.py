@@ -48,7 +48,7 @@ def compare_with_source(source: ModelWrapper, lowered: ModelWrapper, images: np.
     split = split_dataflow(lowered)
     src_in, low_in = source.graph.input[0].name, lowered.graph.input[0].name
     src_out, low_out = source.graph.output[0].name, lowered.graph.output[0].name
-    mismatches, hw_inputs, hw_outputs, finals = [], [], [], []
+    mismatches, hw_inputs, hw_outputs, expected, finals = [], [], [], [], []
     for i, image in enumerate(images):
         sctx = execute_onnx(source, {src_in: image[None]}, return_full_exec_context=True)
         lctx = execute_onnx(lowered, {low_in: image[None]}, return_full_exec_context=True)
@@ -64,6 +64,8 @@ def compare_with_source(source: ModelWrapper, lowered: ModelWrapper, images: np.
             mismatches.append({"sample": i, "layer": "final output", "elements": int(np.sum(sctx[src_out] != lctx[low_out]))})
         hw_inputs.append(lctx[split.hw_input].reshape(-1))
         hw_outputs.append(lctx[split.hw_output].reshape(-1))
+        want_last = expected_layer_output(split.hw[-1], sctx)
+        expected.append(want_last if want_last is not None else lctx[split.hw_output].reshape(-1))
         finals.append(sctx[src_out].reshape(-1))
     return {
         "bit_exact": not mismatches,
@@ -71,5 +73,7 @@ def compare_with_source(source: ModelWrapper, lowered: ModelWrapper, images: np.
         "mismatches": mismatches,
         "hw_inputs": np.stack(hw_inputs).astype(np.int64),
         "hw_outputs": np.stack(hw_outputs).astype(np.int64),
+        # what the accelerator must output, from the source model (equal to hw_outputs when bit_exact)
+        "expected_outputs": np.rint(np.stack(expected)).astype(np.int64),
         "final_outputs": np.stack(finals),
     }

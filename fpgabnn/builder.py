@@ -1,0 +1,127 @@
+"""The build flow: named steps ``step(model, cfg) -> model``, each timed and checkpointed (FINN's builder idea),
+run into a temporary directory that is renamed to the output directory only when every step succeeded."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from fpgabnn.core.fileio import atomic_output_dir
+from fpgabnn.core.names import safe_identifier
+from fpgabnn.errors import UserError
+
+BUILD_MARKER = "build.json"
+
+
+@dataclass
+class BuildConfig:
+    model_path: Path
+    out_dir: Path  # the temporary directory while building
+    board: object
+    clock_mhz: float
+    target_fps: float | None
+    folding_file: Path | None
+    pixel_range: str
+    top_name: str
+    timings: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    def checkpoint(self, model: ModelWrapper, name: str) -> None:
+        inter = self.out_dir / "intermediate_models"
+        inter.mkdir(exist_ok=True)
+        model.save(str(inter / f"{name}.onnx"))
+
+
+def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    from fpgabnn.transforms.pipeline import lower_to_hw
+
+    return lower_to_hw(model)
+
+
+def step_fold(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    from fpgabnn.transforms.folding import SetFolding, apply_folding_config, folding_config
+
+    if cfg.folding_file is not None:
+        model = apply_folding_config(model, cfg.folding_file)
+    else:
+        model = model.transform(SetFolding(cfg.target_fps, cfg.clock_mhz))
+    (cfg.out_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2) + "\n")
+    return model
+
+
+def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    from fpgabnn.analysis.estimates import check_fits, estimate_dataflow
+
+    cfg.report = estimate_dataflow(model, cfg.board, cfg.clock_mhz)
+    check_fits(cfg.report)
+    return model
+
+
+def step_generate_hls(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    from fpgabnn.codegen.hls import generate_hls
+
+    generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz)
+    return model
+
+
+BUILD_STEPS = (
+    ("lower", step_lower),
+    ("fold", step_fold),
+    ("estimate", step_estimate),
+    ("generate_hls", step_generate_hls),
+)
+
+
+def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
+          folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
+          top_name: str = "bnn_top", quiet: bool = False) -> dict:
+    """Run every build step; returns the report dict (also written to out_dir/report.json)."""
+    from fpgabnn.analysis.report import write_report
+    from fpgabnn.deploy.boards import load_board
+    from fpgabnn.transforms.pipeline import prepare_source
+    from fpgabnn.transforms.tidy import load_qonnx
+
+    board = load_board(board_name)
+    clock = float(clock_mhz or board.clock_mhz)
+    if clock <= 0:
+        raise UserError(f"clock {clock} MHz is not positive; pass --clock-mhz with a positive value")
+    if target_fps is not None and target_fps <= 0:
+        raise UserError(f"--target-fps {target_fps:g} is not positive; pass a positive frame rate")
+    if folding_file is not None and not folding_file.is_file():
+        raise UserError(f"folding file {folding_file} does not exist; pass a FINN-format folding JSON")
+    if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
+        raise UserError(f"{out_dir} exists and is not an fpgabnn build directory; choose another --out or remove it")
+    top = safe_identifier(top_name, prefix="top")
+    source = prepare_source(load_qonnx(model_path), pixel_range)
+    with atomic_output_dir(out_dir, overwrite=True) as tmp:
+        cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
+                          folding_file, pixel_range, top)
+        source.save(str(tmp / "model_source.onnx"))
+        model = source
+        for name, step in BUILD_STEPS:
+            start = time.perf_counter()
+            model = step(model, cfg)
+            cfg.timings[name] = round(time.perf_counter() - start, 4)
+            if name in ("lower", "fold"):
+                cfg.checkpoint(model, f"after_{name}")
+        model.save(str(tmp / "model_hw.onnx"))
+        report = dict(cfg.report)
+        report["step_seconds"] = cfg.timings
+        write_report(report, tmp, quiet=quiet)
+        meta = {
+            "fpgabnn_build": 1,
+            "source_model": str(model_path),
+            "pixel_range": pixel_range,
+            "board": board.name,
+            "clock_mhz": clock,
+            "target_fps": cfg.target_fps,
+            "folding_file": str(folding_file) if folding_file else None,
+            "top_name": top,
+            "backend": "hls",
+        }
+        (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+    return report

@@ -1,0 +1,33 @@
+"""fpgabnn verify: C-simulate a build on many inputs and compare every output with qonnx execution of the source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HELP = "check a build bit-exactly: C simulation vs qonnx execution of the source model"
+EPILOG = """examples:
+  fpgabnn verify build/tfc --samples 100
+  fpgabnn verify build/cnv --samples 200 --json
+  fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
+
+exit codes: 0 all outputs identical, 1 any mismatch (listed), 2 bad input.
+"""
+
+
+def add_arguments(p):
+    p.add_argument("build_dir", help="directory written by `fpgabnn build`")
+    p.add_argument("--samples", type=int, default=100, help="number of random inputs over the model's input range (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument("--model", help="reference QONNX model (default: the model the build came from)")
+    p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
+
+
+def run(args) -> int:
+    from fpgabnn.verify import verify_build
+
+    result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
+                          reference=Path(args.model) if args.model else None, quiet=args.json)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 0 if result["bit_exact"] else 1
