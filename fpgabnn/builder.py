@@ -27,6 +27,7 @@ class BuildConfig:
     folding_file: Path | None
     pixel_range: str
     top_name: str
+    topk: int = 0
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -37,9 +38,13 @@ class BuildConfig:
 
 
 def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    from fpgabnn.transforms.labelselect import InsertLabelSelect
     from fpgabnn.transforms.pipeline import lower_to_hw
 
-    return lower_to_hw(model)
+    model = lower_to_hw(model)
+    if cfg.topk:
+        model = model.transform(InsertLabelSelect(cfg.topk))
+    return model
 
 
 def step_fold(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
@@ -78,7 +83,7 @@ BUILD_STEPS = (
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", quiet: bool = False) -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -99,7 +104,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     source = prepare_source(load_qonnx(model_path), pixel_range)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top)
+                          folding_file, pixel_range, top, topk)
         source.save(str(tmp / "model_source.onnx"))
         model = source
         for name, step in BUILD_STEPS:
@@ -121,6 +126,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "target_fps": cfg.target_fps,
             "folding_file": str(folding_file) if folding_file else None,
             "top_name": top,
+            "topk": topk,
             "backend": "hls",
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")

@@ -31,6 +31,8 @@ def add_arguments(p):
     p.add_argument("--backend", choices=["hls"], default="hls", help="code generator (hls: HLS C++ for Vitis HLS)")
     p.add_argument("--pixel-range", choices=["raw", "unit"], default="raw",
                    help="raw: the model takes 0..255 pixels (fpgabnn export); unit: it takes [0,1] (Brevitas BNN-PYNQ)")
+    p.add_argument("--topk", type=int, default=0,
+                   help="append a top-k label select in hardware (needs a ranking-preserving output tail); 0 = integer outputs")
     p.add_argument("--top-name", default="bnn_top", help="name of the generated top-level function")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
@@ -47,6 +49,7 @@ def run(args) -> int:
         clock_mhz=args.clock_mhz,
         pixel_range=args.pixel_range,
         top_name=args.top_name,
+        topk=args.topk,
         quiet=args.json,
     )
     if args.json:

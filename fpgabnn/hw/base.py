@@ -31,10 +31,10 @@ class HWLayer(CustomOp):
         # depth of the FIFO on this layer's output stream (elements = stream words)
         "out_fifo_depth": ("i", False, 2),
         # provenance for verification: the source-model tensor this layer's output equals (value = scale * out),
-        # and whether that tensor is NCHW (the stream is NHWC); empty when the output has no source counterpart
+        # and whether that tensor is NCHW (the stream is NHWC) or the top-k of the source output (TOPK)
         "source_tensor": ("s", False, ""),
         "source_scale": ("f", False, 1.0),
-        "source_layout": ("s", False, "", {"", "NCHW", "NC"}),
+        "source_layout": ("s", False, "", {"", "NCHW", "NC", "TOPK"}),
     }
 
     def get_nodeattr_types(self):

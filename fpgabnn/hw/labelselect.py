@@ -13,7 +13,7 @@ from fpgabnn.hw.base import HWLayer, divisors
 
 def labelselect_reference(x: np.ndarray, k: int) -> np.ndarray:
     """x [N, C] -> indices [N, k] of the k largest values, ties toward the lower index."""
-    return np.argsort(-x.astype(np.int64), axis=-1, kind="stable")[..., :k]
+    return np.argsort(-x.astype(np.float64), axis=-1, kind="stable")[..., :k]
 
 
 class LabelSelect(HWLayer):
