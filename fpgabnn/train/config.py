@@ -144,7 +144,7 @@ DEFAULTS = {
     "mlp": {"optimizer": "adam"},
     "cnn": {"optimizer": "sgd"},
     "sgd": {"lr": 0.1, "weight_decay": 1e-4, "batch_size": 256},
-    "adam": {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 100},
+    "adam": {"lr": 0.02, "weight_decay": 0.0, "batch_size": 100},
 }
 
 _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}

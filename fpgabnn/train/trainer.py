@@ -75,12 +75,6 @@ class LRSchedule:
         return {"name": self.name, "base_lr": self.base_lr, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
-def sign_schedule(epoch: int, epochs: int, t_min: float = 1e-2, t_max: float = 1e1) -> tuple[float, float]:
-    """RBNN's (t, k) at ``epoch`` (METHODS.md section 3), logged whatever the gradient approximation."""
-    t = 10 ** (math.log10(t_min) + (math.log10(t_max) - math.log10(t_min)) * epoch / epochs)
-    return t, max(1.0 / t, 1.0)
-
-
 # --------------------------------------------------------------------------------------------
 # Batches: a Dataset of whole batches, each fully determined by (seed, epoch, batch index).
 
@@ -294,10 +288,13 @@ class Trainer:
             best = float(s.get("best_val_acc", float("-inf")))
             initial = s["initial_binary_weights"]
             # A mid-epoch (Ctrl-C) checkpoint restarts its epoch: rewind the schedule to its start.
-            global_step = int(s["global_step"]) if s.get("epoch_complete", True) else start_epoch * steps_per_epoch
+            if s.get("epoch_complete", True):
+                global_step = int(s["global_step"])
+            else:
+                global_step = int(s.get("epoch_start_step", start_epoch * steps_per_epoch))
             ckpt_io.set_rng_state(s["rng"])
 
-        self.out.mkdir(parents=True, exist_ok=True)
+        _make_writable_dir(self.out)
         state = {"model": model, "optimizer": optimizer, "schedule": schedule, "model_config": model_config,
                  "initial": initial, "history": history, "best": best}
 
@@ -325,15 +322,12 @@ class Trainer:
 
     def _train_epoch(self, state, train_data, val_data, epoch: int, global_step: int):
         from fpgabnn.train.parametrize import rotation_update
+        from fpgabnn.train.sign import schedule as sign_schedule
         from fpgabnn.train.sign import set_sign_progress
 
         c, model, optimizer, schedule = self.config, state["model"], state["optimizer"], state["schedule"]
-        t, k = sign_schedule(epoch, c.epochs)
-        returned = set_sign_progress(model, epoch, c.epochs)
-        if isinstance(returned, dict):
-            t, k = float(returned.get("t", t)), float(returned.get("k", k))
-        elif isinstance(returned, (tuple, list)) and len(returned) == 2:
-            t, k = float(returned[0]), float(returned[1])
+        set_sign_progress(model, epoch, c.epochs)
+        t, k = sign_schedule(c.weight_grad, "weight", epoch, c.epochs)  # logged: the weights' (t, k)
 
         batches = EpochBatches(train_data, c.batch_size, c.seed, epoch)
         # Its own generator: creating the loader's iterator must not draw from the global RNG.
@@ -370,7 +364,7 @@ class Trainer:
                 correct += int((logits.argmax(1) == y).sum())
                 seen += len(y)
             if hasattr(bar, "set_postfix") and b % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss):.3f}", lr=f"{lr:.2e}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.2e}")
             if self._interrupted:
                 self._save_interrupted(state, epoch, epoch_start_step, global_step)
         train_time = time.perf_counter() - start
@@ -488,6 +482,18 @@ def train(config: TrainConfig, resume: bool = False, stop_after_epoch: int | Non
     return Trainer(config, resume=resume, **trainer_kwargs).fit(stop_after_epoch)
 
 
+def _make_writable_dir(path: Path) -> None:
+    """Create the run directory and prove it writable (os.access says yes to root everywhere)."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write to --out {path}: {err.strerror or err}; choose a writable directory") from None
+
+
 @contextlib.contextmanager
 def _deterministic():
     """Deterministic kernels during training only; the process-wide flag is restored afterwards."""
@@ -501,13 +507,9 @@ def _deterministic():
 
 def _aux_loss(model, logits, targets):
     """The optional latent-weight branch's loss (METHODS.md section 5), if the model has one."""
-    fn = getattr(model, "aux_loss", None)
-    if fn is None:
+    if not hasattr(model, "aux_loss"):
         return torch.zeros((), device=logits.device)
-    import inspect as _inspect
-
-    n = len([p for p in _inspect.signature(fn).parameters.values() if p.default is p.empty])
-    return fn() if n == 0 else fn(targets) if n == 1 else fn(logits, targets)
+    return model.aux_loss(logits, targets)
 
 
 def _progress(iterable, desc: str, enabled: bool | None):

@@ -1,0 +1,366 @@
+"""Folding: how many processing elements (PE, output channels in parallel) and SIMD lanes (input elements in
+parallel) each hardware layer gets, chosen for a frame-rate target or read from a FINN folding file.
+
+A layer processes one frame in ``exp_cycles()`` cycles; the pipeline's initiation interval is the slowest
+layer's count, so a target of F frames/s at f_clk needs every layer at ``<= f_clk / F`` cycles.
+The folding file is FINN's format (``finn.transformation.general.ApplyConfig``)::
+
+    {"Defaults": {"ram_style": ["block", ["MVAU"]]},
+     "MVAU_0": {"PE": 16, "SIMD": 49, "ram_style": "auto"}}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+from fpgabnn.errors import UserError
+
+#: metadata property where SetFolding records its target and the layers that could not reach it
+FOLDING_META = "fpgabnn_folding"
+
+#: FINN's attribute names -> ours
+FINN_ATTRS = {"PE": "pe", "SIMD": "simd", "ram_style": "ram_style"}
+
+#: FINN attributes that have no meaning here (fpgabnn embeds weights, places FIFOs and converters itself)
+FINN_IGNORED_ATTRS = {
+    "mem_mode", "resType", "runtime_writeable_weights", "inFIFODepths", "outFIFODepths", "depth",
+    "impl_style", "parallel_window", "depth_trigger_uram", "depth_trigger_bram", "preferred_impl_style",
+    "ram_style_thresholds", "numInputVectors",
+}
+
+#: FINN op types (with their _hls/_rtl/_Batch variants) -> ours, so FINN's node names map onto our nodes
+FINN_OPS = {
+    "MVAU": "MVAU",
+    "MatrixVectorActivation": "MVAU",
+    "ConvolutionInputGenerator": "SlidingWindow",
+    "Thresholding": "Thresholding",
+    "StreamingMaxPool": "MaxPool",
+    "LabelSelect": "LabelSelect",
+}
+
+#: FINN infrastructure nodes: fpgabnn's generator inserts its own, so their entries are skipped
+FINN_INFRASTRUCTURE = ("StreamingFIFO", "StreamingDataWidthConverter", "IODMA", "FMPadding")
+
+_FINN_NAME = re.compile(r"^(?P<op>[A-Za-z]+?)(?:_(?:hls|rtl|Batch))*_(?P<idx>\d+)$")
+
+
+def _hw_nodes(model: ModelWrapper) -> list:
+    from fpgabnn.transforms.pipeline import split_dataflow
+
+    return split_dataflow(model).hw
+
+
+def _folding_attrs(inst) -> list[str]:
+    """The folding attributes a layer has (pe and/or simd), in the order FINN lists them."""
+    return [a for a in ("pe", "simd") if a in inst.get_nodeattr_types()]
+
+
+def _set(inst, option: dict) -> None:
+    for attr, value in option.items():
+        inst.set_nodeattr(attr, int(value))
+
+
+def _get(inst) -> dict:
+    return {a: inst.get_nodeattr(a) for a in _folding_attrs(inst)}
+
+
+def _fastest(inst, options: list[dict]) -> dict:
+    """The cheapest among the options with the fewest cycles."""
+    cycles = []
+    for opt in options:
+        _set(inst, opt)
+        cycles.append(inst.exp_cycles())
+    return options[cycles.index(min(cycles))]
+
+
+def _first_meeting(inst, options: list[dict], budget: int) -> dict | None:
+    for opt in options:
+        _set(inst, opt)
+        if inst.exp_cycles() <= budget:
+            return opt
+    return None
+
+
+def _one_step_dwc(a: int, b: int) -> bool:
+    """A stream of ``a`` elements per word converts to ``b`` per word in one step (or none)."""
+    return a % b == 0 or b % a == 0
+
+
+class SetFolding(Transformation):
+    """Give every hardware layer the cheapest legal folding whose cycles per frame meet ``target_fps`` at
+    ``clock_mhz`` (FINN's SetFolding idea).
+
+    Each layer takes the first option of ``folding_options()`` (cheapest first; for the MVAU fewer PE before
+    more, i.e. SIMD is raised first) that meets the cycle budget. A SlidingWindow takes its consumer MVAU's
+    SIMD where that is legal and fast enough, so no width converter sits between them; among equally cheap
+    MVAU options, one whose SIMD allows that is preferred. A layer that cannot meet the budget even fully
+    unfolded gets its fastest setting and is recorded; the other layers are then folded again for the
+    reachable rate (FINN's two-pass relaxation), since running faster than the bottleneck only costs area.
+    The outcome is stored in the model's metadata (``FOLDING_META``) for the report.
+    """
+
+    def __init__(self, target_fps: float, clock_mhz: float, relax: bool = True):
+        super().__init__()
+        if not target_fps or target_fps <= 0:
+            raise UserError(f"target frame rate {target_fps} is not positive; pass a positive --target-fps")
+        if not clock_mhz or clock_mhz <= 0:
+            raise UserError(f"clock {clock_mhz} MHz is not positive; pass a positive --clock-mhz")
+        self.target_fps = float(target_fps)
+        self.clock_mhz = float(clock_mhz)
+        self.relax = relax
+
+    def budget(self) -> int:
+        """Cycles per frame allowed to every layer."""
+        return max(1, math.floor(self.clock_mhz * 1e6 / self.target_fps))
+
+    def apply(self, model):
+        nodes = _hw_nodes(model)
+        budget = self.budget()
+        limiting = self._fold(model, nodes, budget)
+        if limiting and self.relax:
+            reachable = max(getCustomOp(n).exp_cycles() for n in nodes)
+            self._fold(model, nodes, reachable)
+        ii = max(getCustomOp(n).exp_cycles() for n in nodes)
+        record = {
+            "target_fps": self.target_fps,
+            "clock_mhz": self.clock_mhz,
+            "budget_cycles": budget,
+            "met": not limiting,
+            "limiting": limiting,
+            "reachable_fps": self.clock_mhz * 1e6 / ii,
+        }
+        model.set_metadata_prop(FOLDING_META, json.dumps(record))
+        return model, False
+
+    def _fold(self, model, nodes, budget: int) -> list[dict]:
+        """Fold every layer for ``budget``; returns the layers that cannot meet it."""
+        limiting = []
+        insts = {n.name: getCustomOp(n) for n in nodes}
+        # sliding windows follow their consumer, so fold everything else first
+        order = [n for n in nodes if n.op_type != "SlidingWindow"] + [n for n in nodes if n.op_type == "SlidingWindow"]
+        for node in order:
+            inst = insts[node.name]
+            producer = model.find_producer(node.input[0])
+            consumers = model.find_consumers(node.output[0])
+            if node.op_type == "MVAU" and producer is not None and producer.op_type == "SlidingWindow":
+                choice = self._mvau_after_window(inst, getCustomOp(producer), budget)
+            elif node.op_type == "SlidingWindow" and len(consumers) == 1 and consumers[0].op_type == "MVAU":
+                choice = self._window_before_mvau(inst, insts[consumers[0].name].get_nodeattr("simd"), budget)
+            else:
+                choice = _first_meeting(inst, inst.folding_options(), budget)
+            if choice is None:
+                choice = _fastest(inst, inst.folding_options())
+                _set(inst, choice)
+                limiting.append({"node": node.name, "op": node.op_type, "min_cycles": int(inst.exp_cycles())})
+            _set(inst, choice)
+            inst.check_folding()
+        return limiting
+
+    @staticmethod
+    def _mvau_after_window(inst, window, budget: int) -> dict | None:
+        """Cheapest MVAU option meeting the budget; among equally cheap ones, prefer a SIMD the window can
+        produce directly (dividing its channels) or through a one-step converter."""
+        channels = window.get_nodeattr("channels")
+        options = inst.folding_options()
+        first = _first_meeting(inst, options, budget)
+        if first is None:
+            return None
+        _set(inst, first)
+        cycles, lanes = inst.exp_cycles(), first["pe"] * first["simd"]
+        ties = []
+        for opt in options:
+            if opt["pe"] * opt["simd"] == lanes:
+                _set(inst, opt)
+                if inst.exp_cycles() == cycles:
+                    ties.append(opt)
+        for good in (lambda s: channels % s == 0, lambda s: _one_step_dwc(s, channels)):
+            for opt in ties:
+                if good(opt["simd"]):
+                    return opt
+        return first
+
+    @staticmethod
+    def _window_before_mvau(inst, mvau_simd: int, budget: int) -> dict | None:
+        """The consumer's SIMD if legal and fast enough; else the cheapest option meeting the budget that
+        needs only a one-step width converter; else the cheapest meeting it."""
+        options = inst.folding_options()
+        same = [o for o in options if o["simd"] == mvau_simd]
+        if same and _first_meeting(inst, same, budget):
+            return same[0]
+        one_step = [o for o in options if _one_step_dwc(o["simd"], mvau_simd)]
+        return _first_meeting(inst, one_step, budget) or _first_meeting(inst, options, budget)
+
+
+def folding_record(model: ModelWrapper) -> dict | None:
+    """What SetFolding recorded (target, budget, limiting layers), or None for a hand-written folding."""
+    raw = model.get_metadata_prop(FOLDING_META)
+    return json.loads(raw) if raw else None
+
+
+# ---- FINN folding files --------------------------------------------------------------------------------
+def folding_config(model: ModelWrapper) -> dict:
+    """The hardware layers' folding as a FINN folding config (``{"Defaults": {}, node: {"PE", "SIMD", ...}}``)."""
+    config = {"Defaults": {}}
+    for node in _hw_nodes(model):
+        inst = getCustomOp(node)
+        entry = {a.upper(): int(v) for a, v in _get(inst).items()}
+        if "ram_style" in inst.get_nodeattr_types():
+            entry["ram_style"] = inst.get_nodeattr("ram_style")
+        config[node.name] = entry
+    return config
+
+
+def _load_config(path_or_dict) -> tuple[dict, str]:
+    if isinstance(path_or_dict, dict):
+        return path_or_dict, "folding config"
+    path = Path(path_or_dict)
+    if not path.is_file():
+        raise UserError(f"folding file {path} does not exist; pass a FINN-format folding JSON")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"folding file {path} is not valid JSON ({err}); fix the file") from None
+    if not isinstance(config, dict):
+        raise UserError(f"folding file {path} must hold a JSON object {{node name: {{\"PE\": .., \"SIMD\": ..}}}}")
+    return config, f"folding file {path}"
+
+
+def _resolve_node(key: str, by_name: dict) -> str | None:
+    """Our node name for a config key: the name itself, or a FINN name (``MVAU_hls_3``,
+    ``ConvolutionInputGenerator_2``) mapped to our node of the same kind and index."""
+    if key in by_name:
+        return key
+    m = _FINN_NAME.match(key)
+    if m and m["op"] in FINN_OPS:
+        ours = f"{FINN_OPS[m['op']]}_{m['idx']}"
+        if ours in by_name and by_name[ours].op_type == FINN_OPS[m["op"]]:
+            return ours
+    return None
+
+
+def _our_op(op: str) -> str:
+    base = re.sub(r"(_hls|_rtl|_Batch)+$", "", op)
+    return FINN_OPS.get(base, op)
+
+
+def _attr_value(where: str, node_name: str, key: str, value, inst):
+    attr = FINN_ATTRS.get(key, key if key in ("pe", "simd") else None)
+    if attr is None or attr not in inst.get_nodeattr_types():
+        return None, None
+    if attr in ("pe", "simd"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{where}: node '{node_name}' {key}={value!r} is not a positive integer; "
+                            f"use one of {_legal(inst, attr)}")
+    else:
+        allowed = inst.get_nodeattr_def(attr)[3]
+        if not isinstance(value, str) or (allowed is not None and value not in allowed):
+            raise UserError(f"{where}: node '{node_name}' {key}={value!r} is not supported; "
+                            f"use one of {', '.join(sorted(allowed or []))}")
+    return attr, value
+
+
+def _legal(inst, attr: str) -> str:
+    values = sorted({o[attr] for o in inst.folding_options()})
+    return ", ".join(map(str, values))
+
+
+def apply_folding_config(model: ModelWrapper, path_or_dict) -> ModelWrapper:
+    """A copy of ``model`` with the folding of a FINN-format config applied (file path or dict).
+
+    Node names are ours (``MVAU_0``) or FINN's (``MVAU_hls_0``, ``MatrixVectorActivation_0``,
+    ``ConvolutionInputGenerator_0`` -> ``SlidingWindow_0``). Entries of FINN's FIFO / width-converter nodes
+    and FINN-only attributes (mem_mode, FIFO depths, ...) are skipped with a warning. Unknown nodes or
+    attributes and illegal values raise UserError naming the node, the value and the legal choices.
+    """
+    config, where = _load_config(path_or_dict)
+    model = copy.deepcopy(model)
+    nodes = _hw_nodes(model)
+    by_name = {n.name: n for n in nodes}
+    insts = {n.name: getCustomOp(n) for n in nodes}
+    skipped = []
+
+    def assign(node_name: str, key: str, value, source: str) -> None:
+        inst = insts[node_name]
+        attr, value = _attr_value(where, node_name, key, value, inst)
+        if attr is None:
+            if key in FINN_IGNORED_ATTRS or key in FINN_ATTRS:
+                skipped.append(f"{source}.{key}")
+                return
+            known = sorted({k.upper() if k in ("pe", "simd") else k for k in _folding_attrs(inst)} |
+                           ({"ram_style"} if "ram_style" in inst.get_nodeattr_types() else set()))
+            raise UserError(f"{where}: node '{node_name}' ({by_name[node_name].op_type}) has no attribute "
+                            f"'{key}'; use {', '.join(known)}")
+        inst.set_nodeattr(attr, value)
+
+    # Defaults: {"attr": [value, ["OpType", ...]]} or [value, "all"], possibly several value/op-list pairs
+    defaults = config.get("Defaults", {})
+    if not isinstance(defaults, dict):
+        raise UserError(f"{where}: \"Defaults\" must be an object {{attr: [value, [op types] or \"all\"]}}")
+    for key, spec in defaults.items():
+        if not isinstance(spec, list) or len(spec) % 2:
+            raise UserError(f"{where}: Defaults entry '{key}' must be [value, [op types] or \"all\"]")
+        for value, ops in zip(spec[::2], spec[1::2]):
+            wanted = None if ops == "all" else {_our_op(o) for o in (ops if isinstance(ops, list) else [ops])}
+            for name, node in by_name.items():
+                if wanted is None or node.op_type in wanted:
+                    inst = insts[name]
+                    attr = FINN_ATTRS.get(key, key)
+                    if attr in inst.get_nodeattr_types():
+                        assign(name, key, value, "Defaults")
+
+    for key, entry in config.items():
+        if key == "Defaults":
+            continue
+        name = _resolve_node(key, by_name)
+        if name is None:
+            if any(key.startswith(p) for p in FINN_INFRASTRUCTURE):
+                skipped.append(key)
+                continue
+            raise UserError(f"{where}: no hardware layer '{key}' in the model; "
+                            f"its layers are {', '.join(by_name)}")
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: entry '{key}' must be an object like {{\"PE\": 4, \"SIMD\": 16}}")
+        for attr_key, value in entry.items():
+            assign(name, attr_key, value, key)
+
+    for name, inst in insts.items():
+        _check_legal(where, name, inst)
+    if skipped:
+        warnings.warn(f"{where}: ignored FINN-only entries {', '.join(skipped)} (fpgabnn sizes FIFOs and "
+                      "width converters itself)", stacklevel=2)
+    model.set_metadata_prop(FOLDING_META, "")
+    return model
+
+
+def _check_legal(where: str, name: str, inst) -> None:
+    """UserError naming the node, the value and the legal choices when a folding or ram_style is illegal."""
+    options = inst.folding_options()
+    current = _get(inst)
+    if current not in options:
+        for attr, value in current.items():
+            legal = sorted({o[attr] for o in options})
+            if value not in legal:
+                dims = _dimension_text(inst, attr)
+                raise UserError(f"{where}: node '{name}' {attr.upper()}={value} is illegal ({dims}); "
+                                f"use one of {', '.join(map(str, legal))}")
+        raise UserError(f"{where}: node '{name}' folding {current} is illegal; legal settings: {options[:8]} ...")
+    inst.check_folding()
+
+
+def _dimension_text(inst, attr: str) -> str:
+    """What the attribute must divide, for the error message."""
+    types = inst.get_nodeattr_types()
+    if "mh" in types:
+        return f"must divide MH={inst.get_nodeattr('mh')}" if attr == "pe" else f"must divide MW={inst.get_nodeattr('mw')}"
+    if "channels" in types:
+        return f"must divide the {inst.get_nodeattr('channels')} channels"
+    return "not a legal setting"

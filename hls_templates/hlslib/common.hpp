@@ -1,0 +1,156 @@
+/**
+ * \file common.hpp
+ * \brief Helpers shared by fpgabnn's streaming kernels: packed-word element access, lane products,
+ *        activations and the weight memory type.
+ *
+ * Stream words pack elements little-endian: element i of a word sits at bits [i*EW, (i+1)*EW),
+ * signed elements in two's complement. A bipolar value v in {-1, +1} is one bit, bit = (v + 1) / 2.
+ * Every kernel processes exactly one frame per call; the top level calls them once per frame.
+ */
+#ifndef FPGABNN_COMMON_HPP
+#define FPGABNN_COMMON_HPP
+
+#include <ap_int.h>
+#include <hls_stream.h>
+#include <stdint.h>
+
+namespace fpgabnn {
+
+/** Element \p i of a packed word, reinterpreted as the element type \p TE (same bits, TE's signedness). */
+template <typename TE, int W>
+inline TE get_elem(const ap_uint<W>& word, unsigned i) {
+#pragma HLS INLINE
+    const int EW = TE::width;
+    ap_uint<TE::width> raw = word((i + 1) * EW - 1, i * EW);
+    TE e = raw;  // same width: the bits are kept, only the interpretation changes
+    return e;
+}
+
+/** Write element \p e (its two's-complement bits) into position \p i of a packed word. */
+template <typename TE, int W>
+inline void set_elem(ap_uint<W>& word, unsigned i, const TE& e) {
+#pragma HLS INLINE
+    const int EW = TE::width;
+    ap_uint<TE::width> raw = e;
+    word((i + 1) * EW - 1, i * EW) = raw;
+}
+
+/** Element-wise maximum of two packed words of \p N elements of type \p TE.
+ *  For one-bit unsigned elements (bipolar activations) this is the OR of the bits. */
+template <unsigned N, typename TE, int W>
+inline ap_uint<W> max_word(const ap_uint<W>& a, const ap_uint<W>& b) {
+#pragma HLS INLINE
+    ap_uint<W> r = 0;
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        TE ea = get_elem<TE>(a, i), eb = get_elem<TE>(b, i);
+        set_elem<TE>(r, i, ea > eb ? ea : eb);
+    }
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lane products of the matrix-vector unit. `lane(w, x)` is the contribution of one SIMD lane:
+// `w` is the weight bit (1 = +1), `x` the input element.
+// ---------------------------------------------------------------------------------------------
+
+/** XNOR product of bipolar bits: 1 when weight and input agree. Summed over a row this is the
+ *  popcount P, and the dot product is 2P - MW (METHODS.md section 6). */
+struct XnorMul {
+    template <typename TA, typename TI>
+    static TA lane(ap_uint<1> w, const TI& x) {
+#pragma HLS INLINE
+        return TA(w == ap_uint<1>(x) ? 1 : 0);
+    }
+};
+
+/** Bipolar weight times integer input: an add or a subtract, no multiplier. */
+struct SignMul {
+    template <typename TA, typename TI>
+    static TA lane(ap_uint<1> w, const TI& x) {
+#pragma HLS INLINE
+        TA v = x;
+        return w ? TA(v) : TA(-v);
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Activations: turn the accumulator of output channel (nf * PE + pe) into an output element.
+// ---------------------------------------------------------------------------------------------
+
+/** Output the accumulator unchanged (integer-input layer without thresholds). */
+template <typename TO>
+struct IdentityAct {
+    template <typename TA>
+    TO activate(unsigned nf, unsigned pe, const TA& acc) const {
+#pragma HLS INLINE
+        return TO(acc);
+    }
+};
+
+/** Output the dot product 2P - MW of an XNOR layer without thresholds (the popcount P is
+ *  what the lanes accumulate). */
+template <unsigned MW, typename TO>
+struct PopcountToDotAct {
+    template <typename TA>
+    TO activate(unsigned nf, unsigned pe, const TA& acc) const {
+#pragma HLS INLINE
+        ap_int<TA::width + 2> p = acc;
+        return TO(2 * p - ap_int<TA::width + 2>(MW));
+    }
+};
+
+/** One threshold per output channel: output bit 1 (+1) when acc >= T, else 0 (-1).
+ *  T[pe][nf] belongs to channel nf * PE + pe; thresholds are in the accumulator's domain
+ *  (popcount domain for XNOR layers), clamped by the generator so that they fit TT.
+ *  \tparam NF  neuron fold MH / PE
+ *  \tparam PE  processing elements
+ *  \tparam TT  threshold type */
+template <unsigned NF, unsigned PE, typename TT>
+struct ThresholdAct {
+    TT thresholds[PE][NF];
+
+    template <typename TA>
+    ap_uint<1> activate(unsigned nf, unsigned pe, const TA& acc) const {
+#pragma HLS INLINE
+        return acc >= thresholds[pe][nf] ? 1 : 0;
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Weight memory.
+// ---------------------------------------------------------------------------------------------
+
+/** Bipolar weights of a matrix-vector unit: one SIMD-bit word per PE and tile.
+ *
+ * Word `tile = nf * SF + sf` of PE p holds bit s = weight W[sf*SIMD + s][nf*PE + p] (1 = +1).
+ * The words are stored as LIMBS plain unsigned integers of type TL (the narrowest C type that
+ * holds SIMD bits, or 64-bit limbs, lowest first, for wider words): a large initialiser of POD
+ * integers compiles as static data, whereas one of ap_uint objects makes g++ spend minutes on
+ * the generated constructor calls.
+ *
+ * \tparam SIMD   bits per word (synapses processed in parallel)
+ * \tparam PE     processing elements (one memory each)
+ * \tparam TILES  words per PE: (MH / PE) * (MW / SIMD)
+ * \tparam TL     limb type (uint8_t .. uint64_t)
+ * \tparam LIMBS  limbs per word
+ */
+template <unsigned SIMD, unsigned PE, unsigned TILES, typename TL, unsigned LIMBS>
+struct BinaryWeights {
+    TL limbs[PE][TILES][LIMBS];
+
+    ap_uint<SIMD> word(unsigned pe, unsigned tile) const {
+#pragma HLS INLINE
+        const unsigned LB = sizeof(TL) * 8;  // bits per limb
+        ap_uint<LIMBS * LB> w = 0;
+        for (unsigned l = 0; l < LIMBS; l++) {
+#pragma HLS UNROLL
+            w((l + 1) * LB - 1, l * LB) = limbs[pe][tile][l];
+        }
+        return ap_uint<SIMD>(w);  // truncation keeps the low SIMD bits
+    }
+};
+
+}  // namespace fpgabnn
+
+#endif

@@ -1,0 +1,87 @@
+"""Fixtures of the lowering tests: Brevitas' BNN-PYNQ reference models with adversarial BatchNorm statistics,
+exported to QONNX once per session, and their prepared source / lowered graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lowering_builders import adversarial_bn
+
+#: model name -> (input shape, float spacing of the first layer's accumulator: bipolar input 2, 8-bit input 2^-7)
+BNN_PYNQ = {
+    "tfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "sfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "lfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "cnv_1w1a": ((1, 3, 32, 32), 2.0**-7),
+}
+
+
+def randomize_batchnorm(model, first_step: float, seed: int) -> int:
+    """Set every BatchNorm's running statistics, gamma and beta (lowering_builders.adversarial_bn) from the
+    fan-in of the layer before it, and TensorNorm's scalars; returns the number of BatchNorms touched."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantLinear
+
+    rng = np.random.default_rng(seed)
+    fan_in, step, layers, touched = None, 2.0, 0, 0
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (QuantConv2d, QuantLinear)):
+                fan_in = module.weight[0].numel()
+                step = first_step if layers == 0 else 2.0
+                layers += 1
+            elif isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                p = adversarial_bn(rng, module.num_features, reach=float(fan_in), step=step)
+                module.weight.copy_(torch.from_numpy(p["gamma"]))
+                module.bias.copy_(torch.from_numpy(p["beta"]))
+                module.running_mean.copy_(torch.from_numpy(p["mean"]))
+                module.running_var.copy_(torch.from_numpy(p["var"]))
+                touched += 1
+            elif type(module).__name__ == "TensorNorm":
+                module.weight.copy_(torch.tensor([rng.uniform(-2, 2)]))
+                module.bias.copy_(torch.tensor([rng.normal()]))
+                module.running_mean.copy_(torch.tensor([rng.normal()]))
+                module.running_var.copy_(torch.tensor([rng.uniform(0.5, 4.0)]))
+    return touched
+
+
+@pytest.fixture(scope="session")
+def bnn_pynq_onnx(tmp_path_factory):
+    """name -> path of the QONNX export (exported on first use; export takes seconds)."""
+    paths = {}
+
+    def get(name: str):
+        if name not in paths:
+            import torch
+            from brevitas.export import export_qonnx
+            from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+            shape, first_step = BNN_PYNQ[name]
+            torch.manual_seed(0)
+            model, _ = model_with_cfg(name, pretrained=False)
+            assert randomize_batchnorm(model, first_step, seed=sum(map(ord, name))) > 0
+            model.eval()
+            path = tmp_path_factory.mktemp("bnn_pynq") / f"{name}.onnx"
+            export_qonnx(model, torch.randn(shape), export_path=str(path))
+            paths[name] = path
+        return paths[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def bnn_pynq_lowered(bnn_pynq_onnx):
+    """name -> (prepared source with the /255 pixel scale, lowered graph)."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source
+            from fpgabnn.transforms.tidy import load_qonnx
+
+            source = prepare_source(load_qonnx(bnn_pynq_onnx(name)), pixel_range="unit")
+            cache[name] = (source, lower_to_hw(source))
+        return cache[name]
+
+    return get
