@@ -36,7 +36,7 @@ def cycles_chart(report: dict) -> bytes:
     ax.set_yscale("log")
     ax.set_xticks(range(len(layers)), names, rotation=60, ha="right", fontsize=8)
     ax.set(ylabel="cycles per frame", title=f"cycles per layer at {report['clock_mhz']:g} MHz ({report['board']})")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
 
 
@@ -57,5 +57,5 @@ def resources_chart(report: dict) -> bytes:
     ax.set_xticks(list(x), resources)
     ax.set(ylabel="% of board", ylim=(0, max(110.0, max(total_pct) * 1.15)),
            title=f"resources on {report['board']} ({report['part']})")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)

@@ -43,17 +43,61 @@ def _folding(inst) -> dict:
     return {a: inst.get_nodeattr(a) for a in ("pe", "simd") if a in inst.get_nodeattr_types()}
 
 
+def _zero() -> dict:
+    return dict.fromkeys(RESOURCES, 0)
+
+
+def _add(total: dict, part: dict) -> dict:
+    for r in RESOURCES:
+        total[r] += part[r]
+    return total
+
+
 def _dwc_estimate(in_w: int, out_w: int) -> dict:
     if out_w >= in_w:  # gather R input words into one
-        return {"LUT": 10 + out_w, "FF": out_w + 8, "BRAM18": 0, "DSP": 0, "URAM": 0}
+        return {**_zero(), "LUT": 10 + out_w, "FF": out_w + 8}
     ratio = in_w // out_w  # split one word into R
-    return {"LUT": 10 + out_w * math.ceil(ratio / 4), "FF": in_w + 8, "BRAM18": 0, "DSP": 0, "URAM": 0}
+    return {**_zero(), "LUT": 10 + out_w * math.ceil(ratio / 4), "FF": in_w + 8}
+
+
+def _resize_estimate() -> dict:
+    return {**_zero(), "LUT": 4, "FF": 4}
 
 
 def _fifo_estimate(width: int, depth: int) -> dict:
     bram = bram18_for_memory(depth, width) if depth > 32 else 0
     lut = 8 if bram else 8 + width * math.ceil(depth / 32)
-    return {"LUT": lut, "FF": 8 + (0 if bram else width), "BRAM18": bram, "DSP": 0, "URAM": 0}
+    return {**_zero(), "LUT": lut, "FF": 8 + (0 if bram else width), "BRAM18": bram}
+
+
+def link_resources(dt, out_epw: int, in_epw: int, fifo_depth: int) -> dict:
+    """Glue the HLS generator puts between two layers: the producer's output FIFO and, when the element
+    counts per word differ, its width converters with their FIFOs (for SetFolding's cost model)."""
+    from fpgabnn.codegen.hls import _converters
+
+    total = _fifo_estimate(out_epw * dt.bitwidth(), max(2, fifo_depth))
+    for conv in _converters("link", dt, out_epw, in_epw, 1):
+        _add(total, _dwc_estimate(conv["in_width"], conv["out_width"]))
+        _add(total, _fifo_estimate(conv["out_width"], 2))
+    return total
+
+
+def port_resources(width: int, fifo_depth: int = 2) -> dict:
+    """A resizer (and its FIFO) when an external port's width is not a whole number of bytes."""
+    if width % 8 == 0:
+        return _zero()
+    return _add(_resize_estimate(), _fifo_estimate(width, max(2, fifo_depth)))
+
+
+def cost_weights(board=None) -> dict:
+    """Weights that turn a resource dict into one number, the fraction of the board it uses summed over
+    resources (default: the XC7Z020 of the PYNQ boards)."""
+    budget = _resolve_board(board or "pynq-z2").resources
+    return {r: 1.0 / budget[r] for r in RESOURCES if budget[r] > 0}
+
+
+def weighted_cost(resources: dict, weights: dict) -> float:
+    return sum(w * resources[r] for r, w in weights.items())
 
 
 def _glue(model: ModelWrapper) -> list[dict]:
@@ -66,7 +110,7 @@ def _glue(model: ModelWrapper) -> list[dict]:
         if ctx["op"] == "dwc":
             est = _dwc_estimate(ctx["in_width"], ctx["out_width"])
         elif ctx["op"] == "resize":
-            est = {"LUT": 4, "FF": 4, "BRAM18": 0, "DSP": 0, "URAM": 0}
+            est = _resize_estimate()
         else:
             continue
         cycles = max(ctx["in_words"], ctx["out_words"])

@@ -28,17 +28,15 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from fpgabnn.core.fileio import check_writable_target
     from fpgabnn.errors import UserError
     from fpgabnn.export import export_qonnx_model
+    from fpgabnn.export.qonnx_export import check_output
     from fpgabnn.train.checkpoint import load_checkpoint, model_from_checkpoint
 
     if args.samples < 1:
         raise UserError(f"--samples must be a positive integer, got {args.samples}")
     output = Path(args.output)
-    if output.is_dir():
-        raise UserError(f"{output} is a directory; pass a file name such as {output / 'model.onnx'}")
-    check_writable_target(output)
+    check_output(output)
     ckpt = load_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, args.checkpoint)
     x, source = sample_inputs(ckpt, model.input_shape, args.samples, args.data_dir)

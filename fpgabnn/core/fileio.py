@@ -17,6 +17,8 @@ def check_writable_target(path: Path, overwrite: bool = True) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if path.exists() and not overwrite:
         raise UserError(f"{path} already exists; choose another output path or remove it first")
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{parent} is a file, not a directory; choose an output path inside a directory")
     if not parent.exists():
         try:
             parent.mkdir(parents=True, exist_ok=True)

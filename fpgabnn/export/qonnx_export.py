@@ -41,8 +41,10 @@ def export_qonnx_model(model: nn.Module, path: str | Path, sample_inputs) -> dic
     ``sample_inputs``: raw pixels 0..255, float32 [N, C, H, W] (tensor or array), N >= 1.
     """
     path = Path(path)
-    check_writable_target(path)
+    check_output(path)
     x = _as_batch(model, sample_inputs)
+    if any(t.device.type != "cpu" for t in [*model.parameters(), *model.buffers()]):
+        raise UserError("export runs on the CPU; move the model there first (model.cpu())")
     was_training = model.training
     model.eval()
     try:
@@ -63,9 +65,24 @@ def export_qonnx_model(model: nn.Module, path: str | Path, sample_inputs) -> dic
                 f"the predicted class differs on {report['argmax_mismatches']} of {report['samples']} samples")
         raise UserError(f"the exported QONNX graph does not reproduce the PyTorch model: {what}; nothing was written "
                         "(a float tie at a sign can cause this: retrain or perturb the BatchNorm parameters)")
-    atomic_write_bytes(path, qonnx_model.model.SerializeToString())
+    try:
+        atomic_write_bytes(path, qonnx_model.model.SerializeToString())
+    except OSError as err:
+        raise UserError(f"cannot write {path} ({err.strerror}); choose a writable path") from None
     report["path"] = str(path)
     return report
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path that cannot become a file, before any work is done."""
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; pass a file name such as {path / 'model.onnx'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"cannot write {path}: {parent} is a file, not a directory; choose another path")
+            break
+    check_writable_target(path)
 
 
 def _as_batch(model: nn.Module, sample_inputs) -> torch.Tensor:

