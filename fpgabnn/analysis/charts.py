@@ -29,8 +29,8 @@ def cycles_chart(report: dict) -> bytes:
     ax.bar(range(len(layers)), cycles, color=colors)
     ax.axhline(report["ii_cycles"], color=BOTTLENECK, ls="--", lw=1,
                label=f"II = {report['ii_cycles']:,} cycles ({report['fps']:,.0f} fps)")
-    target = report.get("target")
-    if target:
+    target = report["folding"]
+    if target["source"] == "target":
         ax.axhline(target["budget_cycles"], color=TARGET, ls=":", lw=1.2,
                    label=f"target {target['fps']:,.0f} fps = {target['budget_cycles']:,} cycles")
     ax.set_yscale("log")

@@ -188,25 +188,39 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
         "overflows": overflows,
         "sources": SOURCES,
     }
-    record = folding_record(model)
-    if record:
-        report["target"] = _target_summary(record, fps)
+    report["folding"] = _folding_summary(folding_record(model), fps)
     return report
 
 
-def _target_summary(record: dict, fps: float) -> dict:
-    """What SetFolding aimed for and, when unreachable, which layer limits the rate (one readable line)."""
+def _folding_summary(record: dict | None, fps: float) -> dict:
+    """Where the folding came from and, for a target that is unreachable, which layer limits the rate."""
+    if record is None:
+        return {"source": "model", "message": "folding as stored in the model"}
+    if record["source"] == "file":
+        message = f"folding from {record['where']}"
+        if record["filled"]:
+            message += (f"; layers it does not fold ({', '.join(record['filled'])}) were folded to keep up with "
+                        f"its slowest layer ({record['budget_cycles']:,} cycles)")
+        for lim in record["limiting"]:
+            message += (f"; {lim['node']} ({lim['op']}) cannot keep up even fully unfolded "
+                        f"({lim['min_cycles']:,} cycles)")
+        if record["skipped"]:
+            message += (f"; ignored {len(record['skipped'])} FINN entries without an fpgabnn equivalent "
+                        f"({', '.join(record['skipped'])})")
+        return {**record, "message": message}
     target = record["target_fps"]
-    summary = {"fps": target, "budget_cycles": record["budget_cycles"], "met": fps >= target * (1 - 1e-9),
-               "limiting": record["limiting"]}
+    summary = {**record, "fps": target, "met": fps >= target * (1 - 1e-9)}
     if record["limiting"]:
         worst = max(record["limiting"], key=lambda r: r["min_cycles"])
         summary["message"] = (
             f"target {target:,.0f} fps is not reachable at {record['clock_mhz']:g} MHz: layer {worst['node']} "
             f"({worst['op']}) needs at least {worst['min_cycles']:,} cycles per frame even fully unfolded; "
             f"reachable {fps:,.0f} fps (raise --clock-mhz or change that layer)")
-    else:
+    elif summary["met"]:
         summary["message"] = f"target {target:,.0f} fps met: estimated {fps:,.0f} fps"
+    else:  # folded for another clock than the one estimated here
+        summary["message"] = (f"target {target:,.0f} fps not met: the folding was chosen for "
+                              f"{record['clock_mhz']:g} MHz; estimated {fps:,.0f} fps at this clock")
     return summary
 
 

@@ -51,8 +51,7 @@ def summary_lines(report: dict) -> list[str]:
         f"resources: {t['LUT']:,} LUT, {t['FF']:,} FF, {t['BRAM18']:,} BRAM18 (= {t['BRAM36']:g} BRAM36), "
         f"{t['DSP']:,} DSP; accelerator only, without the PYNQ shell",
     ]
-    if "target" in report:
-        lines.append(report["target"]["message"])
+    lines.append(report["folding"]["message"])
     if report["fits"]:
         lines.append(f"fits {report['board']}: highest utilisation "
                      f"{max(v for v in report['utilisation_pct'].values() if v is not None):.1f}%")
@@ -76,7 +75,8 @@ def rich_table(report: dict, with_op: bool = True) -> Table:
 
 
 def markdown(report: dict) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|"]
+    align = ["---" if i < 2 else "---:" for i in range(len(COLUMNS))]  # names left, numbers right
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
     return "\n".join(lines + [""] + [f"- {s}" for s in summary_lines(report)]) + "\n"
 

@@ -32,6 +32,8 @@ DEFAULT_PART = "xc7z020clg400-1"
 #: compiler flags of both C simulation and Vitis HLS (the kernel library is included as "hlslib/...")
 HLS_CFLAGS = "-std=c++14 -I."
 IN_PORT, OUT_PORT = "in0", "out0"
+#: ap_int's default width limit; the C++ headers accept up to 32768 bits, Vitis HLS synthesis up to 4096
+AP_INT_DEFAULT_MAX_W, AP_INT_CSIM_MAX_W, AP_INT_VITIS_MAX_W = 1024, 32768, 4096
 
 
 # ---- Jinja ----------------------------------------------------------------------------------------
@@ -159,7 +161,18 @@ def build_chain(model: ModelWrapper) -> dict:
         "in_port": IN_PORT, "out_port": OUT_PORT,
         "in_port_width": in_port_width, "out_port_width": out_port_width,
     }
-    return {"chain": chain, "streams": streams, "io": io}
+    # the widest ap_uint of the design: stream words, and weight words rounded up to whole 64-bit limbs
+    widest = max([max(c["in_width"], c["out_width"]) for c in chain]
+                 + [64 * math.ceil(c["simd"] / 64) for c in chain if c["op"] == "mvau"])
+    if widest > AP_INT_CSIM_MAX_W:
+        raise UserError(f"a {widest}-bit stream word exceeds ap_int's limit of {AP_INT_CSIM_MAX_W} bits; "
+                        "lower the layer's PE/SIMD")
+    warnings = []
+    if widest > AP_INT_VITIS_MAX_W:
+        warnings.append(f"a {widest}-bit stream word exceeds Vitis HLS's ap_int limit of {AP_INT_VITIS_MAX_W} "
+                        "bits: C simulation works, synthesis will not; lower the layer's PE/SIMD")
+    max_w = 0 if widest <= AP_INT_DEFAULT_MAX_W else 1024 * math.ceil(widest / 1024)
+    return {"chain": chain, "streams": streams, "io": io, "ap_int_max_w": max_w, "warnings": warnings}
 
 
 # ---- writing ---------------------------------------------------------------------------------------
@@ -186,7 +199,7 @@ def render_sources(model: ModelWrapper, top_name: str, clock_ns: float, part: st
         "top_name": top, "clock_ns": clock_ns, "part": part, **io,
         "layers": [{k: c[k] for k in ("name", "op", "in_width", "out_width", "in_words", "out_words")}
                    for c in built["chain"]],
-        "streams": built["streams"],
+        "streams": built["streams"], "warnings": built["warnings"],
     }
     return files, interface
 

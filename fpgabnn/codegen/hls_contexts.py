@@ -110,7 +110,8 @@ def _fold_rows(table: np.ndarray, pe: int) -> np.ndarray:
 # ---- per-op contexts -------------------------------------------------------------------------------
 def thresholding_context(inst, model) -> dict:
     """Thresholding. Keys: c, pe, num_vecs, in_type, out_type, rows, mode ('lut' | 'compare');
-    lut: entries [PE][ROWS][2^in_bits] (output element per raw input bit pattern), n_entries;
+    lut: entries [PE][ROWS][2^in_bits] (raw bits of the output element per raw input bit pattern),
+    entry_type (C type of an entry), n_entries;
     compare: nt, out_base, thr_type, thresholds [PE][ROWS][NT] (ceil'd, clamped to the input range)."""
     node = inst.onnx_node
     c, pe = inst.get_nodeattr("channels"), inst.get_nodeattr("pe")
@@ -144,8 +145,10 @@ def thresholding_context(inst, model) -> dict:
         x = from_raw(raw, in_dt).astype(np.float64)  # the input value of every bit pattern
         count = (x[None, :, None] >= thr[:, None, :]).sum(axis=-1)  # [rows_total, 2^bits]
         # count is the output bit itself for bipolar outputs (bit 1 = +1)
-        table = count + out_base
-        ctx.update(mode="lut", n_entries=2**in_bits, entries=_fold_rows(table, pe).tolist())
+        out_bits = out_dt.bitwidth()
+        table = (count + out_base) & ((1 << out_bits) - 1)  # two's complement bits of the output
+        entry_type = next(f"uint{b}_t" for b in (8, 16, 32, 64) if out_bits <= b)
+        ctx.update(mode="lut", n_entries=2**in_bits, entry_type=entry_type, entries=_fold_rows(table, pe).tolist())
     else:
         lo, hi = dtype_range(in_dt)
         t = np.clip(np.ceil(thr), lo, hi + 1).astype(np.int64)  # x >= T  <=>  x >= ceil(T) for integer x

@@ -1,7 +1,8 @@
 """Target boards: part, default clock and PL resource budget, read from one TOML file per board in ``boards/``.
 
 The files live at the top of the repository (beside ``hls_templates/``); an installed wheel carries them as
-``fpgabnn/boards/*.toml`` package data. Each file cites the Xilinx product table its numbers come from.
+``fpgabnn/boards/*.toml`` package data, which is looked at first. Each file cites the Xilinx product table
+its numbers come from.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from fpgabnn.errors import UserError
 RESOURCES = ("LUT", "FF", "BRAM18", "DSP", "URAM")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-BOARD_DIRS = (_PACKAGE.parent / "boards", _PACKAGE / "boards")
+#: wheel install (package data) first, then a source checkout; the checkout is recognised by its pyproject
+BOARD_DIRS = (_PACKAGE / "boards",) + (
+    (_PACKAGE.parent / "boards",) if (_PACKAGE.parent / "pyproject.toml").is_file() else ())
 
 
 @dataclass(frozen=True)
@@ -101,5 +104,12 @@ def list_boards() -> list[Board]:
     return [load_board(n) for n in _board_names()]
 
 
+def _known() -> list[str]:
+    try:
+        return _board_names()
+    except UserError:  # reported when a board is asked for, not at import
+        return []
+
+
 #: names of the known boards (the files in boards/), for CLI choices and help texts
-BOARDS = _board_names() if any(d.is_dir() for d in BOARD_DIRS) else []
+BOARDS = _known()

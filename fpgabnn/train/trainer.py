@@ -131,13 +131,16 @@ class Trainer:
         explicit: set[str] | None = None,
         progress: bool | None = None,
         log=None,
+        plots: bool = True,
     ):
         """``explicit``: option names the user gave (for ``resume``: they must match the stored run).
 
         Without it, every option that differs from ``TrainConfig()``'s default counts as given.
+        ``progress``: None shows a bar only on a terminal. ``plots``: write curves.png each epoch.
         """
         self.resume = resume
         self.progress = progress
+        self.plots = plots
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         if not config.out:
             raise UserError("--out is required (on the command line or in --config)")
@@ -317,7 +320,7 @@ class Trainer:
         result = TrainResult(self.out, history, state["best"])
         if end_epoch == c.epochs and start_epoch <= end_epoch:
             result.test = self._test(model)
-            self._write_metrics(history, state["best"], result.test)
+            self._write_metrics(history, state["best"], result.test, plot=False)
         return result
 
     def _train_epoch(self, state, train_data, val_data, epoch: int, global_step: int):
@@ -435,7 +438,7 @@ class Trainer:
                  f"(--resume restarts epoch {epoch + 1})")
         raise KeyboardInterrupt
 
-    def _write_metrics(self, history: list, best: float, test: dict | None) -> None:
+    def _write_metrics(self, history: list, best: float, test: dict | None, plot: bool = True) -> None:
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -450,6 +453,8 @@ class Trainer:
             "test": test,
         }
         atomic_write_bytes(self.out / "metrics.json", (json.dumps(_jsonable(summary), indent=1) + "\n").encode())
+        if not (plot and self.plots):
+            return
         from fpgabnn.train.plots import plot_curves
 
         atomic_write_bytes(self.out / "curves.png", plot_curves(history, title=f"{self.config.model} / {self.config.method}"))

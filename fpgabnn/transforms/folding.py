@@ -2,7 +2,8 @@
 parallel) each hardware layer gets, chosen for a frame-rate target or read from a FINN folding file.
 
 A layer processes one frame in ``exp_cycles()`` cycles; the pipeline's initiation interval is the slowest
-layer's count, so a target of F frames/s at f_clk needs every layer at ``<= f_clk / F`` cycles.
+layer's count, so a target of F frames/s at f_clk needs every layer at ``<= f_clk / F`` cycles. Among the
+foldings that meet it, SetFolding takes the one of least estimated cost (analysis/estimates.py).
 The folding file is FINN's format (``finn.transformation.general.ApplyConfig``)::
 
     {"Defaults": {"ram_style": ["block", ["MVAU"]]},
@@ -15,7 +16,6 @@ import copy
 import json
 import math
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +104,10 @@ class SetFolding(Transformation):
     Every layer must finish a frame within ``clock / target_fps`` cycles. Among the foldings that do, the
     chain's total estimated cost is minimised: the layers' own estimates plus the glue the generator adds
     between them (FIFOs, and width converters where a producer's elements per word differ from its
-    consumer's), each resource weighted by 1 / the board's budget. The minimum is exact (dynamic
-    programming along the chain), so a higher target never gives a cheaper design. Where an MVAU's SIMD
-    divides its SlidingWindow's channels the window uses the same SIMD (no converter), as FINN does.
+    consumer's), each resource weighted by 1 / the board's budget (default: PYNQ-Z2). The minimum is exact
+    (dynamic programming along the chain), so a higher target never gives a cheaper design. Where an MVAU's
+    SIMD divides its SlidingWindow's channels the window uses the same SIMD (no converter), as FINN does;
+    that rule is dropped only when no folding within the budget satisfies it.
 
     A layer that cannot meet the budget even fully unfolded limits the frame rate: with ``relax`` (FINN's
     two-pass relaxation) every layer is then folded for that reachable rate, since running faster than the
@@ -132,35 +133,50 @@ class SetFolding(Transformation):
     def apply(self, model):
         from fpgabnn.analysis.estimates import cost_weights
 
-        nodes = _hw_nodes(model)
-        insts = [getCustomOp(n) for n in nodes]
-        weights = cost_weights(self.board)
-        table = [_choices(inst, weights) for inst in insts]
-        fastest = [min(c.cycles for c in t) for t in table]
         budget = self.budget()
-        limiting = [{"node": n.name, "op": n.op_type, "min_cycles": m} for n, m in zip(nodes, fastest) if m > budget]
-        effective = max([budget] + [r["min_cycles"] for r in limiting]) if self.relax else budget
-        feasible = [[c for c in t if c.cycles <= max(effective, m)] for t, m in zip(table, fastest)]
-        plan = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=True)
-        if plan is None:  # a window cannot run at its consumer's SIMD within the budget: allow a converter
-            plan, cost = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=False)
-        else:
-            plan, cost = plan
-        for inst, choice in zip(insts, plan):
-            _set(inst, choice.option)
-            inst.check_folding()
-        ii = max(c.cycles for c in plan)
+        outcome = fold_for_budget(model, budget, cost_weights(self.board), relax=self.relax)
         record = {
+            "source": "target",
             "target_fps": self.target_fps,
             "clock_mhz": self.clock_mhz,
             "budget_cycles": budget,
-            "met": not limiting,
-            "limiting": limiting,
-            "reachable_fps": self.clock_mhz * 1e6 / ii,
-            "cost": cost,
+            "met": not outcome["limiting"],
+            "limiting": outcome["limiting"],
+            "reachable_fps": self.clock_mhz * 1e6 / outcome["ii_cycles"],
+            "cost": outcome["cost"],
         }
         model.set_metadata_prop(FOLDING_META, json.dumps(record))
         return model, False
+
+
+def fold_for_budget(model, budget: int, weights: dict, fixed: dict | None = None, relax: bool = True) -> dict:
+    """Fold the layers of ``model`` (in place) at the least weighted cost with every layer within ``budget``
+    cycles per frame; layers named in ``fixed`` ({node name: option}) keep that option.
+
+    Layers that cannot meet the budget get their fastest settings and are returned as ``limiting``; with
+    ``relax`` the others are folded for the slowest of those instead. Returns limiting, ii_cycles, cost."""
+    fixed = fixed or {}
+    nodes = _hw_nodes(model)
+    insts = [getCustomOp(n) for n in nodes]
+    table = []
+    for node, inst in zip(nodes, insts):
+        choices = _choices(inst, weights)
+        if node.name in fixed:
+            choices = [c for c in choices if c.option == fixed[node.name]]
+        table.append(choices)
+    fastest = [min(c.cycles for c in t) for t in table]
+    limiting = [{"node": n.name, "op": n.op_type, "min_cycles": m}
+                for n, m in zip(nodes, fastest) if m > budget and n.name not in fixed]
+    effective = max([budget] + [r["min_cycles"] for r in limiting]) if relax else budget
+    feasible = [[c for c in t if c.cycles <= max(effective, m)] for t, m in zip(table, fastest)]
+    found = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=True)
+    if found is None:  # a window cannot run at its consumer's SIMD within the budget: allow a converter
+        found = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=False)
+    plan, cost = found
+    for inst, choice in zip(insts, plan):
+        _set(inst, choice.option)
+        inst.check_folding()
+    return {"limiting": limiting, "ii_cycles": max(c.cycles for c in plan), "cost": cost}
 
 
 def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool):
@@ -183,7 +199,7 @@ def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool)
         for j, c in enumerate(feasible[i - 1]):
             if value[j][0] < groups.get(c.out_epw, (math.inf, -1))[0]:
                 groups[c.out_epw] = (value[j][0], j)
-        channels = getCustomOp(prev_node).get_nodeattr("channels") if (
+        channels = prev_inst.get_nodeattr("channels") if (
             match_windows and prev_node.op_type == "SlidingWindow" and node.op_type == "MVAU") else None
         links = {}
         new_value = []
@@ -213,7 +229,8 @@ def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool)
 
 
 def folding_record(model: ModelWrapper) -> dict | None:
-    """What SetFolding recorded (target, budget, limiting layers), or None for a hand-written folding."""
+    """How the folding was chosen (SetFolding's target, budget and limiting layers, or the config file and
+    the layers filled in for it), or None when the model's attributes were set by hand."""
     raw = model.get_metadata_prop(FOLDING_META)
     return json.loads(raw) if raw else None
 
@@ -285,13 +302,17 @@ def _legal(inst, attr: str) -> str:
     return ", ".join(map(str, values))
 
 
-def apply_folding_config(model: ModelWrapper, path_or_dict) -> ModelWrapper:
+def apply_folding_config(model: ModelWrapper, path_or_dict, board=None) -> ModelWrapper:
     """A copy of ``model`` with the folding of a FINN-format config applied (file path or dict).
 
     Node names are ours (``MVAU_0``) or FINN's (``MVAU_hls_0``, ``MatrixVectorActivation_0``,
     ``ConvolutionInputGenerator_0`` -> ``SlidingWindow_0``). Entries of FINN's FIFO / width-converter nodes
-    and FINN-only attributes (mem_mode, FIFO depths, ...) are skipped with a warning. Unknown nodes or
+    and FINN-only attributes (mem_mode, FIFO depths, ...) are skipped and listed in the folding record
+    (the report names them). Unknown nodes or
     attributes and illegal values raise UserError naming the node, the value and the legal choices.
+
+    Layers the config does not fold (FINN's BNN-PYNQ files leave out the max-pools) get the cheapest
+    folding that keeps up with the slowest layer it does fold, so they do not become the bottleneck.
     """
     config, where = _load_config(path_or_dict)
     model = copy.deepcopy(model)
@@ -312,7 +333,11 @@ def apply_folding_config(model: ModelWrapper, path_or_dict) -> ModelWrapper:
             raise UserError(f"{where}: node '{node_name}' ({by_name[node_name].op_type}) has no attribute "
                             f"'{key}'; use {', '.join(known)}")
         inst.set_nodeattr(attr, value)
+        if attr in ("pe", "simd"):
+            named.add(node_name)
 
+    named: set = set()
+    aliases: dict = {}  # our node name -> the FINN name the config used for it
     # Defaults: {"attr": [value, ["OpType", ...]]} or [value, "all"], possibly several value/op-list pairs
     defaults = config.get("Defaults", {})
     if not isinstance(defaults, dict):
@@ -341,20 +366,29 @@ def apply_folding_config(model: ModelWrapper, path_or_dict) -> ModelWrapper:
                             f"its layers are {', '.join(by_name)}")
         if not isinstance(entry, dict):
             raise UserError(f"{where}: entry '{key}' must be an object like {{\"PE\": 4, \"SIMD\": 16}}")
+        if key != name:
+            aliases[name] = key
         for attr_key, value in entry.items():
             assign(name, attr_key, value, key)
 
     for name, inst in insts.items():
-        _check_legal(where, name, inst)
-    if skipped:
-        warnings.warn(f"{where}: ignored FINN-only entries {', '.join(skipped)} (fpgabnn sizes FIFOs and "
-                      "width converters itself)", stacklevel=2)
-    model.set_metadata_prop(FOLDING_META, "")
+        _check_legal(where, f"'{name}' ('{aliases[name]}' in the file)" if name in aliases else f"'{name}'", inst)
+    record = {"source": "file", "where": where, "skipped": skipped, "filled": [], "budget_cycles": None,
+              "limiting": []}
+    unnamed = [n for n in by_name if n not in named]
+    if named and unnamed:
+        from fpgabnn.analysis.estimates import cost_weights
+
+        budget = max(insts[n].exp_cycles() for n in named)
+        outcome = fold_for_budget(model, budget, cost_weights(board), fixed={n: _get(insts[n]) for n in named},
+                                  relax=False)
+        record.update(filled=unnamed, budget_cycles=int(budget), limiting=outcome["limiting"])
+    model.set_metadata_prop(FOLDING_META, json.dumps(record))
     return model
 
 
-def _check_legal(where: str, name: str, inst) -> None:
-    """UserError naming the node, the value and the legal choices when a folding or ram_style is illegal."""
+def _check_legal(where: str, label: str, inst) -> None:
+    """UserError naming the node, the value and the legal choices when a folding is illegal."""
     options = inst.folding_options()
     current = _get(inst)
     if current not in options:
@@ -362,9 +396,9 @@ def _check_legal(where: str, name: str, inst) -> None:
             legal = sorted({o[attr] for o in options})
             if value not in legal:
                 dims = _dimension_text(inst, attr)
-                raise UserError(f"{where}: node '{name}' {attr.upper()}={value} is illegal ({dims}); "
+                raise UserError(f"{where}: node {label} {attr.upper()}={value} is illegal ({dims}); "
                                 f"use one of {', '.join(map(str, legal))}")
-        raise UserError(f"{where}: node '{name}' folding {current} is illegal; legal settings: {options[:8]} ...")
+        raise UserError(f"{where}: node {label} folding {current} is illegal; legal settings: {options[:8]} ...")
     inst.check_folding()
 
 
@@ -372,7 +406,8 @@ def _dimension_text(inst, attr: str) -> str:
     """What the attribute must divide, for the error message."""
     types = inst.get_nodeattr_types()
     if "mh" in types:
-        return f"must divide MH={inst.get_nodeattr('mh')}" if attr == "pe" else f"must divide MW={inst.get_nodeattr('mw')}"
+        dim = "MH" if attr == "pe" else "MW"
+        return f"must divide {dim}={inst.get_nodeattr(dim.lower())}"
     if "channels" in types:
         return f"must divide the {inst.get_nodeattr('channels')} channels"
     return "not a legal setting"

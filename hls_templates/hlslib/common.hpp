@@ -50,27 +50,39 @@ inline ap_uint<W> max_word(const ap_uint<W>& a, const ap_uint<W>& b) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lane products of the matrix-vector unit. `lane(w, x)` is the contribution of one SIMD lane:
-// `w` is the weight bit (1 = +1), `x` the input element.
+// Products of the matrix-vector unit. `dot<TA, TI>(w, x)` is the contribution of one SIMD-wide tile:
+// `w` holds SIMD weight bits (1 = +1), `x` SIMD packed input elements of type TI.
 // ---------------------------------------------------------------------------------------------
 
-/** XNOR product of bipolar bits: 1 when weight and input agree. Summed over a row this is the
- *  popcount P, and the dot product is 2P - MW (METHODS.md section 6). */
+/** XNOR product of bipolar bits: counts the lanes where weight and input agree. Summed over a row
+ *  this is the popcount P, and the dot product is 2P - MW (METHODS.md section 6). Working on the
+ *  whole word (one XNOR, then a popcount tree) keeps C simulation fast as well. */
 struct XnorMul {
-    template <typename TA, typename TI>
-    static TA lane(ap_uint<1> w, const TI& x) {
+    template <typename TA, typename TI, int SIMD>
+    static TA dot(const ap_uint<SIMD>& w, const ap_uint<SIMD>& x) {
 #pragma HLS INLINE
-        return TA(w == ap_uint<1>(x) ? 1 : 0);
+        const ap_uint<SIMD> agree = ~(w ^ x);
+        TA count = 0;
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            count += agree[s];
+        }
+        return count;
     }
 };
 
-/** Bipolar weight times integer input: an add or a subtract, no multiplier. */
+/** Bipolar weights times integer inputs: per lane an add or a subtract, no multiplier. */
 struct SignMul {
-    template <typename TA, typename TI>
-    static TA lane(ap_uint<1> w, const TI& x) {
+    template <typename TA, typename TI, int SIMD>
+    static TA dot(const ap_uint<SIMD>& w, const ap_uint<SIMD * TI::width>& x) {
 #pragma HLS INLINE
-        TA v = x;
-        return w ? TA(v) : TA(-v);
+        TA sum = 0;
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            const TA v = get_elem<TI>(x, s);
+            sum += w[s] ? TA(v) : TA(-v);
+        }
+        return sum;
     }
 };
 

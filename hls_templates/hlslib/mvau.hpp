@@ -22,7 +22,7 @@ namespace fpgabnn {
  * \tparam PE        output channels per output word; divides MH
  * \tparam NUM_VECS  input vectors per frame (OH * OW for a convolution, 1 for a dense layer)
  * \tparam TI        input element type (ap_uint<1> for bipolar inputs)
- * \tparam Mul       lane product: XnorMul (bipolar inputs, popcount) or SignMul (integer inputs)
+ * \tparam Mul       tile product: XnorMul (bipolar inputs, popcount) or SignMul (integer inputs)
  * \tparam TA        accumulator type, wide enough for the whole row
  * \tparam TO        output element type
  * \tparam Weights   BinaryWeights<SIMD, PE, NF * SF, ...>
@@ -62,12 +62,8 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             const ap_uint<SIMD> w = weights.word(p, tile);
-            TA sum = (sf == 0) ? TA(0) : acc[p];  // a new output channel starts at sf = 0
-            for (unsigned s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-                sum += Mul::template lane<TA>(w[s], get_elem<TI>(x, s));
-            }
-            acc[p] = sum;
+            const TA partial = Mul::template dot<TA, TI, SIMD>(w, x);
+            acc[p] = (sf == 0) ? partial : TA(acc[p] + partial);  // a new output channel starts at sf = 0
         }
 
         if (sf == SF - 1) {  // the PE channels nf*PE .. nf*PE+PE-1 are complete

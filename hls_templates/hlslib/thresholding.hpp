@@ -17,14 +17,16 @@
 namespace fpgabnn {
 
 /** Output table of a small-input threshold unit.
- *  entries[p][r][raw] is the output element (its bits) for input bit pattern `raw` in row r of PE p.
+ *  entries[p][r][raw] holds the bits of the output element for input bit pattern `raw` in row r of PE
+ *  p, as a plain unsigned integer (POD, so that tables of 10^4 entries still compile as static data;
+ *  see BinaryWeights).
  *  \tparam PE       processing elements
  *  \tparam ROWS     C / PE when the thresholds are per channel, 1 when shared
  *  \tparam ENTRIES  2^(input bits)
- *  \tparam TO       output element type */
-template <unsigned PE, unsigned ROWS, unsigned ENTRIES, typename TO>
+ *  \tparam TE       entry type, the narrowest of uint8_t .. uint32_t holding an output element */
+template <unsigned PE, unsigned ROWS, unsigned ENTRIES, typename TE>
 struct ThresholdTable {
-    TO entries[PE][ROWS][ENTRIES];
+    TE entries[PE][ROWS][ENTRIES];
 };
 
 /** Thresholds of a comparator threshold unit: t[p][r][i] is threshold i of row r of PE p,
@@ -44,7 +46,7 @@ struct ThresholdRows {
  * \tparam NUM_VECS  pixels per frame (H * W, or 1 for a vector)
  * \tparam TI        input element type
  * \tparam TO        output element type (ap_uint<1> for bipolar outputs)
- * \tparam Table     ThresholdTable<PE, ROWS, 2^TI::width, TO>
+ * \tparam Table     ThresholdTable<PE, ROWS, 2^TI::width, ...>
  * \tparam ROWS      rows of the table per PE (C / PE or 1)
  */
 template <unsigned C, unsigned PE, unsigned NUM_VECS, typename TI, typename TO, unsigned ROWS, typename Table>
@@ -62,7 +64,8 @@ void thresholding_lut(hls::stream<ap_uint<PE * TI::width> >& in, hls::stream<ap_
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             const ap_uint<TI::width> raw = x((p + 1) * TI::width - 1, p * TI::width);
-            set_elem<TO>(y, p, table.entries[p][row][raw]);
+            const ap_uint<TO::width> bits = table.entries[p][row][raw];
+            y((p + 1) * TO::width - 1, p * TO::width) = bits;
         }
         out.write(y);
         if (++cf == CF) cf = 0;

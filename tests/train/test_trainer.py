@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 
 import pytest
@@ -13,7 +14,7 @@ from fpgabnn.train import checkpoint as ckpt_io
 from fpgabnn.train.config import TrainConfig
 from fpgabnn.train.trainer import LRSchedule, Trainer
 
-QUIET = {"progress": False, "log": lambda msg: None}
+QUIET = {"progress": False, "log": lambda msg: None, "plots": False}
 
 
 def _config(out, **kw):
@@ -33,7 +34,7 @@ def _optimizer_states_equal(a: dict, b: dict) -> bool:
 
 
 def test_one_epoch_learns_and_writes_outputs(tmp_path):
-    result = Trainer(_config(tmp_path / "run", batch_size=32), **QUIET).fit()  # 16 Adam steps
+    result = Trainer(_config(tmp_path / "run", batch_size=32), **{**QUIET, "plots": True}).fit()  # 16 Adam steps
     run = tmp_path / "run"
     row = result.history[0]
     assert row["val_acc"] > 0.2, row  # chance is 0.1; measured 0.27 (seeds 0 and 1)
@@ -60,7 +61,8 @@ def test_one_epoch_learns_and_writes_outputs(tmp_path):
 
 
 def test_exact_resume_and_determinism(tmp_path):
-    kw = dict(epochs=2, optimizer="sgd", lr=0.05, max_train_samples=300, batch_size=50)
+    # Rotation + learned scale + SGD momentum + dropout: buffers, extra parameters, optimiser state, RNG.
+    kw = dict(epochs=2, method="rotation", scaling="learned", optimizer="sgd", lr=0.05, max_train_samples=300, batch_size=50)
     Trainer(_config(tmp_path / "straight", **kw), **QUIET).fit()
     Trainer(_config(tmp_path / "split", **kw), **QUIET).fit(stop_after_epoch=1)
     half = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
@@ -163,3 +165,19 @@ def test_schedules():
     st = LRSchedule("step", 1.0, 0, 100)
     assert [st(10), st(50), st(80)] == pytest.approx([1.0, 0.1, 0.01])
     assert LRSchedule("none", 0.3, 0, 10)(7) == 0.3
+
+
+def test_weight_statistics_on_known_weights():
+    from fpgabnn.train import inspect as I
+
+    gen = torch.Generator().manual_seed(0)
+    two_valued = torch.where(torch.rand(64, 500, generator=gen) < 0.5, -0.3, 0.3)
+    assert I.quantisation_error(two_valued) == pytest.approx(0.0, abs=1e-12)
+    assert I.angle_degrees(two_valued) == pytest.approx(0.0, abs=1e-5)
+    gauss = torch.randn(64, 20000, generator=gen, dtype=torch.float64)
+    # For w ~ N(0, s^2): E|w|^2 / E w^2 = 2/pi, so the error is 1 - 2/pi and the angle arccos(sqrt(2/pi)).
+    assert I.quantisation_error(gauss) == pytest.approx(1 - 2 / math.pi, abs=5e-3)
+    assert I.angle_degrees(gauss) == pytest.approx(math.degrees(math.acos(math.sqrt(2 / math.pi))), abs=0.2)
+    assert I.bimodality(gauss) == pytest.approx(1 / 3, abs=0.01)  # (0 + 1) / 3 for a Gaussian
+    assert I.bimodality(two_valued) == pytest.approx(1.0, abs=1e-6)  # two spikes: the maximum
+    assert I.binarize(torch.tensor([0.0, -0.0, -1e-9, 2.0])).tolist() == [1, 1, -1, 1]  # sign(0) = +1

@@ -17,9 +17,12 @@ IMAGES = 12
 
 @st.composite
 def network_specs(draw, loose: bool = False, convs: bool = True):
-    """A network spec for lowering_builders.build_network. ``loose`` also draws things the lowering may refuse
-    (non-unit bipolar scales, non-power-of-two scales, multi-bit activations, padded binary convolutions,
-    decreasing normalisations); the strict specs are all within what fpgabnn documents as supported."""
+    """A network spec for lowering_builders.build_network. Strict specs stay within what fpgabnn supports
+    (power-of-two scales, unit bipolar scales, padding only on the integer first layer); ``loose`` changes one
+    aspect to something the lowering may refuse: a non-unit bipolar scale, non-power-of-two weight or input
+    scale, multi-bit activations, padded binary convolutions, a decreasing input normalisation."""
+    aspect = draw(st.sampled_from(["bipolar_scale", "weight_mag", "input_scale", "act_bits", "binary_pads",
+                                   "neg_norm"])) if loose else None
     c = draw(st.integers(1, 3))
     h, w = draw(st.integers(2, 8)), draw(st.integers(2, 8))
     in_shape = (c, h, w)
@@ -27,8 +30,10 @@ def network_specs(draw, loose: bool = False, convs: bool = True):
     n_conv = draw(st.integers(0, 3)) if convs else 0
     layers = []
     for i in range(n_conv):
-        padded_ok = (i == 0 and first_kind == "int") or loose
-        pads = draw(st.lists(st.integers(0, 1), min_size=4, max_size=4)) if padded_ok and draw(st.booleans()) else [0] * 4
+        padded_ok = (i == 0 and first_kind == "int") or aspect == "binary_pads"
+        pads = [0] * 4
+        if padded_ok and draw(st.booleans()):
+            pads = draw(st.lists(st.integers(0, 1), min_size=4, max_size=4))
         kh = draw(st.integers(1, min(3, h + pads[0] + pads[2])))
         kw = draw(st.integers(1, min(3, w + pads[1] + pads[3])))
         stride = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
@@ -44,8 +49,8 @@ def network_specs(draw, loose: bool = False, convs: bool = True):
     flatten_at = "quant" if n_conv else draw(st.sampled_from(["input", "quant"]))
     pow2 = lambda lo, hi: st.integers(lo, hi).map(lambda k: 2.0**k)  # noqa: E731
     first = {
-        "scale": draw(pow2(-8, 0) | st.just(0.3)) if loose else draw(pow2(-8, 0)),
-        "bits": draw(st.integers(2, 8)) if loose else 8,
+        "scale": draw(st.sampled_from([0.3, 0.75, 3.0]) if aspect == "input_scale" else pow2(-8, 0)),
+        "bits": draw(st.sampled_from([8, 8, 4, 2])),
         "signed": draw(st.sampled_from([1, 1, 0])),
         "narrow": draw(st.sampled_from([0, 1])),
         "rounding": draw(st.sampled_from(["ROUND", "FLOOR", "HALF_UP"])),
@@ -55,13 +60,14 @@ def network_specs(draw, loose: bool = False, convs: bool = True):
         "input": in_shape,
         "convs": layers,
         "flatten_at": flatten_at,
-        "norm_mul": draw(st.sampled_from([1 / 255, 2 / 255, 1 / 128, 1 / 64, 1.0] + ([-2 / 255] if loose else []))),
+        "norm_mul": draw(st.sampled_from([-2 / 255, -1 / 128] if aspect == "neg_norm"
+                                         else [1 / 255, 2 / 255, 1 / 128, 1 / 64, 1.0])),
         "norm_sub": draw(st.sampled_from([0.0, 0.5, 1.0, 128.0])),
         "norm_per_channel": draw(st.booleans()),
         "first": first,
-        "bipolar_scale": draw(st.sampled_from([1.0, 0.5, 2.0, 0.3])) if loose else 1.0,
-        "weight_mag": draw(pow2(-1, 1) | st.just(0.3)) if loose else draw(pow2(-1, 1)),
-        "act_bits": draw(st.sampled_from([None, None, 2, 4])) if loose else None,
+        "bipolar_scale": draw(st.sampled_from([0.5, 2.0, 0.3])) if aspect == "bipolar_scale" else 1.0,
+        "weight_mag": draw(st.sampled_from([0.3, 1.5]) if aspect == "weight_mag" else pow2(-1, 1)),
+        "act_bits": draw(st.sampled_from([2, 4])) if aspect == "act_bits" else None,
         "hidden": draw(st.lists(st.integers(1, 12), min_size=0 if n_conv else 1, max_size=2)),
         "classes": draw(st.integers(2, 5)),
         "tail": draw(st.booleans()),

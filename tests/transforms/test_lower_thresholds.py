@@ -23,11 +23,14 @@ def lower(model):
     return source, lower_to_hw(source)
 
 
-def float_ties(rng, channels, values, step):
+def float_ties(rng, channels, values, step, offset=None):
     """BN parameters that make the float32 BatchNorm output land within an ulp or two of 0 at a reachable
-    value: beta = -gamma * (t - mean) / sqrt(var + eps) computed in float64, so float32 rounding decides."""
+    value (plus a conv bias ``offset``): beta = -gamma * (t - mean) / sqrt(var + eps) computed in float64, so
+    float32 rounding decides."""
     eps = np.float32(1e-5)
     t = rng.choice(values, size=channels).astype(np.float64) * step
+    if offset is not None:
+        t = t + offset.astype(np.float64)
     mean = (t + rng.uniform(-3, 3, size=channels) * step).astype(np.float32)
     var = np.exp(rng.uniform(-10, 6, size=channels)).astype(np.float32)
     gamma = (rng.choice([-1, 1], size=channels) * np.exp(rng.normal(0, 2, size=channels))).astype(np.float32)
@@ -35,13 +38,16 @@ def float_ties(rng, channels, values, step):
     return {"gamma": gamma, "beta": beta, "mean": mean, "var": var, "eps": float(eps)}
 
 
-def chain_params(kind, rng, channels, reach, step, values):
-    """(BN parameters, [(op, per-channel constant)] before BN, [(op, constant)] after BN) for chain ``kind``."""
+def chain_params(kind, rng, channels, reach, step, values, offset=None):
+    """(BN parameters, [(op, per-channel constant)] before BN, [(op, constant)] after BN) for chain ``kind``;
+    ``offset``: a per-channel conv bias added before the chain."""
     bn = adversarial_bn(rng, channels, reach=reach, step=step)
+    if offset is not None:
+        bn["mean"] = bn["mean"] + offset.astype(np.float32)
     bn["eps"] = 1e-4
     before, after = [], []
     if kind == "ties":
-        bn = float_ties(rng, channels, values, step)
+        bn = float_ties(rng, channels, values, step, offset)
     elif kind == "scale_before":  # learned per-channel scale before BN: negative, zero, fractional
         s = rng.choice([-2.0, -0.75, 0.0, 0.3, 1.0, 5.0], size=channels).astype(np.float32)
         before = [("Mul", s)]
@@ -108,10 +114,11 @@ def test_bipolar_dense_layer_every_accumulator(kind, n):
 
 
 @pytest.mark.parametrize("kind", CHAINS)
-def test_bipolar_conv_every_accumulator(kind):
+@pytest.mark.parametrize("bias", [False, True])
+def test_bipolar_conv_every_accumulator(kind, bias):
     """1x1 conv on N bipolar channels: each spatial position holds one accumulator value, so a single image in
-    the source's own NCHW shapes covers -N..N in every output channel."""
-    rng = np.random.default_rng(len(kind))
+    the source's own NCHW shapes covers -N..N in every output channel (with and without a conv bias)."""
+    rng = np.random.default_rng(len(kind) + 50 * bias)
     n, channels = 12, 22
     w0 = rng.choice([-1.0, 1.0], size=n)
     col_sign = rng.choice([-1.0, 1.0], size=channels)
@@ -120,23 +127,26 @@ def test_bipolar_conv_every_accumulator(kind):
     b = GraphBuilder([1, n, h, w])
     b.sub(np.float32(127.5))
     b.bipolar()
-    b.conv((col_sign[:, None] * w0[None, :]).reshape(channels, n, 1, 1).astype(np.float32))
-    add_chain(b, *chain_params(kind, rng, channels, float(n), 2.0, targets), [1, channels, 1, 1])
+    offset = rng.normal(0, 1.5, size=channels).astype(np.float32) if bias else None
+    b.conv((col_sign[:, None] * w0[None, :]).reshape(channels, n, 1, 1).astype(np.float32), bias=offset)
+    add_chain(b, *chain_params(kind, rng, channels, float(n), 2.0, targets, offset), [1, channels, 1, 1])
     b.bipolar()
     source, lowered = lower(b.model())
     image = pixels.T.reshape(1, n, h, w)
     ctx = run_batched(source, image, keep=True)
     acc = ctx[[nd.output[0] for nd in source.graph.node if nd.op_type == "Conv"][0]]
-    assert np.array_equal(acc[0, :, 0, :], col_sign[:, None] * targets[None, :])
+    want_acc = (col_sign[:, None] * targets[None, :]).astype(np.float32)
+    assert np.array_equal(acc[0, :, 0, :], want_acc + offset[:, None] if bias else want_acc)
     assert np.array_equal(run_qonnx(lowered, image), run_qonnx(source, image))
 
 
 @pytest.mark.parametrize("kind", CHAINS)
-@pytest.mark.parametrize("pad", [0, 1])
-def test_int8_conv_every_accumulator(kind, pad):
+@pytest.mark.parametrize("pad,bias", [(0, False), (1, False), (0, True)])
+def test_int8_conv_every_accumulator(kind, pad, bias):
     """The integer first layer: pixels / 128 - 1 quantised to INT8 (scale 2^-7), 1x1 conv with weights
-    +-(1, 1): the spatial positions realise every accumulator value -256..254 the lowering considers."""
-    rng = np.random.default_rng(7 + len(kind) + pad)
+    +-(1, 1) (and a float bias): the spatial positions realise every accumulator value -256..254 the lowering
+    considers."""
+    rng = np.random.default_rng(7 + len(kind) + pad + 10 * bias)
     channels = 22
     col_sign = rng.choice([-1.0, 1.0], size=channels)
     targets = np.arange(-256, 255)
@@ -151,16 +161,20 @@ def test_int8_conv_every_accumulator(kind, pad):
     b.div(np.float32(128.0))
     b.sub(np.float32(1.0))
     b.quant(2.0**-7, bits=8, signed=1)
+    offset = rng.normal(0, 0.3, size=channels).astype(np.float32) if bias else None
     b.conv(np.repeat(col_sign[:, None], 2, axis=1).reshape(channels, 2, 1, 1).astype(np.float32),
-           pads=[pad] * 4)
+           pads=[pad] * 4, bias=offset)
     step = 2.0**-7
-    add_chain(b, *chain_params(kind, rng, channels, 2.0, step, targets), [1, channels, 1, 1])
+    add_chain(b, *chain_params(kind, rng, channels, 2.0, step, targets, offset), [1, channels, 1, 1])
     b.bipolar()
     source, lowered = lower(b.model())
     ctx = run_batched(source, image, keep=True)
     acc = ctx[[nd.output[0] for nd in source.graph.node if nd.op_type == "Conv"][0]]
     inner = acc[0, :, pad : pad + h, pad : pad + w].reshape(channels, -1)[:, : len(targets)]
-    assert np.array_equal(inner, col_sign[:, None] * targets[None, :] * np.float32(step))
+    want_acc = col_sign[:, None] * targets[None, :] * np.float32(step)
+    if bias:
+        want_acc = want_acc.astype(np.float32) + offset[:, None]
+    assert np.array_equal(inner, want_acc)
     mvau = [nd for nd in hw_nodes(lowered) if nd.op_type == "MVAU"][0]
     assert getCustomOp(mvau).get_nodeattr("in_dtype") == "INT8"
     assert np.array_equal(run_qonnx(lowered, image), run_qonnx(source, image))
