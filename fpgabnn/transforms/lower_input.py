@@ -91,45 +91,58 @@ class LowerInputQuantizer(Transformation):
         thresholds, base = level_thresholds(values, levels, quant)
         if np.all(thresholds == thresholds[0]):
             thresholds = thresholds[:1]
-        channels = in_shape[1] if len(in_shape) == 4 else in_shape[-1]
-        if len(in_shape) == 4:
-            vec_shape = [1, in_shape[2], in_shape[3]]
-        else:
-            vec_shape = [int(np.prod(in_shape[:-1]))]
-        if thresholds.shape[0] not in (1, channels):
+        out_shape = model.get_tensor_shape(quant.output[0])
+        flat_first = len(in_shape) == 4 and len(out_shape) == 2
+        in_channels = in_shape[1] if len(in_shape) == 4 else in_shape[-1]
+        if thresholds.shape[0] not in (1, in_channels):
             raise node_error(quant, "per-channel input thresholds do not match the input channels", "re-export the model")
-
         new_nodes = []
         current = in_name
-        if len(in_shape) == 4:
+        if flat_first:
+            # an MLP flattens its input: reshape raw pixels on the host and threshold the flat vector, so the
+            # layer folds over all N elements (PE up to N) and the stream keeps the (c, h, w) order of the weights
+            for node in chain[:-1]:
+                if node.op_type in SHAPE_OPS:
+                    out = model.make_new_valueinfo_name()
+                    new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out], name=f"{node.name}_raw",
+                                                      **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
+                    model.set_tensor_datatype(out, DataType["UINT8"])
+                    current = out
+            channels, vec_shape = int(out_shape[1]), [1]
+            if thresholds.shape[0] > 1:  # per input channel -> per flat position (c-major)
+                thresholds = np.repeat(thresholds, channels // in_channels, axis=0)
+        elif len(in_shape) == 4:
+            channels, vec_shape = int(in_channels), [1, in_shape[2], in_shape[3]]
             nhwc = model.make_new_valueinfo_name()
             new_nodes.append(helper.make_node("Transpose", [current], [nhwc], perm=NCHW_TO_NHWC, name="input_to_nhwc"))
             model.set_tensor_shape(nhwc, [in_shape[0], in_shape[2], in_shape[3], in_shape[1]])
             current = nhwc
+        else:
+            channels, vec_shape = int(in_channels), [int(np.prod(in_shape[:-1]))]
         t_name = model.make_new_valueinfo_name()
         model.set_initializer(t_name, thresholds.astype(np.float32))
         q_out = model.make_new_valueinfo_name()
         new_nodes.append(helper.make_node(
             "Thresholding", [current, t_name], [q_out], domain=DOMAIN, name="input_quant",
-            channels=int(channels), vec_shape=vec_shape, in_dtype="UINT8", out_dtype=info.dtype.name, out_base=int(base),
+            channels=channels, vec_shape=vec_shape, in_dtype="UINT8", out_dtype=info.dtype.name, out_base=int(base),
             source_tensor=quant.output[0], source_scale=float(info.scale),
-            source_layout="NCHW" if len(model.get_tensor_shape(quant.output[0])) == 4 else "NC",
+            source_layout="NCHW" if len(out_shape) == 4 else "NC",
         ))
         model.set_tensor_datatype(q_out, info.dtype)
         current = q_out
-        if len(in_shape) == 4:
+        if len(in_shape) == 4 and not flat_first:
             nchw = model.make_new_valueinfo_name()
             new_nodes.append(helper.make_node("Transpose", [current], [nchw], perm=NHWC_TO_NCHW, name="input_to_nchw"))
             model.set_tensor_datatype(nchw, info.dtype)
             current = nchw
-        # re-apply the chain's reshapes on the integer tensor (they do not change values)
-        for node in chain[:-1]:
-            if node.op_type in SHAPE_OPS:
-                out = model.make_new_valueinfo_name()
-                new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out],
-                                                  name=f"{node.name}_int", **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
-                model.set_tensor_datatype(out, info.dtype)
-                current = out
+            # re-apply the chain's reshapes on the integer tensor (they do not change values)
+            for node in chain[:-1]:
+                if node.op_type in SHAPE_OPS:
+                    out = model.make_new_valueinfo_name()
+                    new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out], name=f"{node.name}_int",
+                                                      **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
+                    model.set_tensor_datatype(out, info.dtype)
+                    current = out
         # restore the float value scale * q under the quantiser's output name
         if info.scale != 1.0:
             s_name = model.make_new_valueinfo_name()

@@ -9,7 +9,8 @@ import pytest
 from onnx import helper
 from qonnx.core.onnx_exec import execute_onnx
 
-from fpgabnn.codegen.hls import generate_hls
+from fpgabnn.codegen.hls import generate_hls, render_sources
+from fpgabnn.core.graph import evaluate_chain
 from fpgabnn.errors import UserError
 from fpgabnn.sim.csim import compile_csim, run_csim
 from hls_harness import bipolar, chain_model, ints
@@ -53,24 +54,63 @@ def integer_chain(rng):
     ], [1, 6, 6, 3], "UINT8")
 
 
-@pytest.mark.parametrize("build", [conv_chain, integer_chain])
-def test_generated_chain_matches_qonnx(tmp_path, build):
+def tfc_chain(rng):
+    """TFC-size (784-64-64-64-10) with the raw-pixel quantiser and top-1, FINN-like folding."""
+    layers = [("Thresholding", dict(channels=784, pe=49, vec_shape=[1], in_dtype="UINT8", out_dtype="BIPOLAR"),
+               {"t": np.array([[128.0]])})]
+    for mw, (pe, simd) in zip((784, 64, 64), ((16, 49), (16, 16), (16, 16))):
+        layers.append(("MVAU", dict(mw=mw, mh=64, pe=pe, simd=simd, vec_shape=[1], in_dtype="BIPOLAR", acc_dtype="INT11"),
+                       {"w": bipolar(rng, (mw, 64)), "t": rng.integers(-20, 21, size=(64, 1))}))
+    layers.append(("MVAU", dict(mw=64, mh=10, pe=10, simd=16, vec_shape=[1], in_dtype="BIPOLAR", acc_dtype="INT8"),
+                   {"w": bipolar(rng, (64, 10))}))
+    layers.append(("LabelSelect", dict(channels=10, k=1, in_dtype="INT8", pe=10), {}))
+    return chain_model(layers, [1, 784], "UINT8")
+
+
+@pytest.fixture(scope="module")
+def conv_build(tmp_path_factory):
     rng = np.random.default_rng(20)
-    model = build(rng)
-    info = generate_hls(model, tmp_path / "hls", top_name="bnn-top", clock_ns=5.0)
-    shape = info["in_shape"][1:]
-    x = ints(rng, info["in_dtype"], (12, *shape))
-    y = run_csim(tmp_path / "hls", x)
+    model = conv_chain(rng)
+    out = tmp_path_factory.mktemp("conv") / "hls"
+    return model, out, generate_hls(model, out, top_name="bnn-top", clock_ns=5.0)
+
+
+def check_against_qonnx(model, hls_dir, info, frames, seed):
+    x = ints(np.random.default_rng(seed), info["in_dtype"], (frames, *info["in_shape"][1:]))
+    y = run_csim(hls_dir, x)
     expected = reference(model, x)
     assert y.shape == expected.shape
+    assert len(np.unique(expected)) > 2  # a reference that varies, so that agreement means something
     np.testing.assert_array_equal(y, expected)
 
 
-def test_generated_files_and_interface(tmp_path):
-    rng = np.random.default_rng(21)
-    model = conv_chain(rng)
-    info = generate_hls(model, tmp_path / "hls", top_name="bnn-top", clock_ns=5.0, part="xczu3eg-sbva484-1-e")
-    out = tmp_path / "hls"
+def test_conv_chain_matches_qonnx(conv_build):
+    model, out, info = conv_build
+    check_against_qonnx(model, out, info, 12, seed=1)
+
+
+def test_integer_chain_matches_qonnx(tmp_path):
+    model = integer_chain(np.random.default_rng(24))
+    info = generate_hls(model, tmp_path / "hls", top_name="int_top", clock_ns=5.0)
+    assert info["out_dtype"] == "INT8" and info["out_kind"] == "signed"
+    check_against_qonnx(model, tmp_path / "hls", info, 12, seed=2)
+
+
+def test_tfc_size_chain_matches_reference(tmp_path):
+    """200 frames against the batched qonnx-equivalent evaluator (execute_onnx semantics node by node),
+    the first 3 also against execute_onnx itself."""
+    model = tfc_chain(np.random.default_rng(25))
+    info = generate_hls(model, tmp_path / "hls", top_name="tfc", clock_ns=10.0)
+    x = np.random.default_rng(3).integers(0, 256, size=(200, 784))
+    y = run_csim(tmp_path / "hls", x)
+    expected = evaluate_chain(model, list(model.graph.node), "x", x.astype(np.float32)).astype(np.int64)
+    np.testing.assert_array_equal(y, expected.reshape(y.shape))
+    np.testing.assert_array_equal(y[:3], reference(model, x[:3]))
+    assert len(np.unique(y)) > 3
+
+
+def test_generated_files_and_interface(conv_build):
+    model, out, info = conv_build
     names = {os.path.relpath(f, out) for f in info["files"]}
     assert {"top.cpp", "top.h", "params.h", "tb.cpp", "hls.tcl", "interface.json", "hlslib/mvau.hpp"} <= names
     iface = json.loads((out / "interface.json").read_text())
@@ -82,8 +122,9 @@ def test_generated_files_and_interface(tmp_path):
     top = (out / "top.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top and "depth=7" in top  # the MVAU's out_fifo_depth attribute
     tcl = (out / "hls.tcl").read_text()
-    assert "create_clock -period 5.0" in tcl and "xczu3eg-sbva484-1-e" in tcl
-    assert f"set_top {iface['top_name']}" in tcl
+    assert "create_clock -period 5.0" in tcl and f"set_top {iface['top_name']}" in tcl
+    files, _ = render_sources(model, "t", 4.0, part="xczu3eg-sbva484-1-e")
+    assert "set_part {xczu3eg-sbva484-1-e}" in files["hls.tcl"]
     # unchanged sources reuse the compiled testbench
     first = compile_csim(out)
     mtime = first.stat().st_mtime_ns
@@ -109,11 +150,9 @@ def test_broken_chains_are_refused(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_run_csim_refuses_out_of_range_inputs(tmp_path):
-    rng = np.random.default_rng(23)
-    model = conv_chain(rng)
-    generate_hls(model, tmp_path / "hls", top_name="t", clock_ns=10.0)
+def test_run_csim_refuses_out_of_range_inputs(conv_build):
+    _, out, _ = conv_build
     with pytest.raises(UserError, match="do not fit BIPOLAR"):
-        run_csim(tmp_path / "hls", np.zeros((1, 8, 8, 2)))
+        run_csim(out, np.zeros((1, 8, 8, 2)))
     with pytest.raises(UserError, match="not N frames"):
-        run_csim(tmp_path / "hls", np.ones((1, 8, 8, 3)))
+        run_csim(out, np.ones((1, 8, 8, 3)))

@@ -1,0 +1,51 @@
+"""Fixtures for end-to-end tests: QONNX files exported once per session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> None:
+    """Non-trivial BN statistics: thresholds inside, at the edge of and outside the popcount range, negative
+    and exactly-zero gamma."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 8)
+            module.running_var.copy_(torch.rand(n, generator=gen) * 20 + 0.5)
+            gamma = torch.randn(n, generator=gen)
+            gamma[0] = 0.0
+            gamma[1 % n] = -abs(gamma[1 % n]) - 0.1
+            module.weight.data.copy_(gamma)
+            module.bias.data.copy_(torch.randn(n, generator=gen))
+
+
+@pytest.fixture(scope="session")
+def brevitas_qonnx(tmp_path_factory):
+    """name -> path of a Brevitas BNN-PYNQ model (random weights, randomised BN) exported to QONNX."""
+    from brevitas.export import export_qonnx
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            torch.manual_seed(0)
+            model, _ = model_with_cfg(name, pretrained=False)
+            _randomise_batchnorm(model, seed=len(name))
+            model.eval()
+            shape = (1, 3, 32, 32) if name.startswith("cnv") else (1, 1, 28, 28)
+            path = tmp_path_factory.mktemp("brevitas") / f"{name}.onnx"
+            export_qonnx(model, torch.rand(shape), export_path=str(path))
+            cache[name] = (path, model)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,59 @@
+"""Stream packing shared by the C testbench, the kernel harness and the PYNQ driver."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from qonnx.core.datatype import DataType
+
+from fpgabnn.errors import UserError
+from fpgabnn.sim.packing import from_raw, pack_bytes, pack_words, to_raw, unpack_bytes, unpack_words
+
+DTYPES = ["BIPOLAR", "INT2", "INT4", "UINT3", "INT8", "UINT8", "INT13", "UINT1"]
+
+
+@st.composite
+def frames(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    dt = DataType[dtype]
+    epw, words, n = draw(st.integers(1, 9)), draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    if dtype == "BIPOLAR":
+        x = rng.choice([-1, 1], size=(n, epw * words))
+    else:
+        x = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, epw * words))
+    return dtype, epw, x
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames(), st.integers(0, 20))
+def test_roundtrips_and_byte_layout(case, extra_bits):
+    dtype, epw, x = case
+    ew = DataType[dtype].bitwidth()
+    word_bits = epw * ew + extra_bits
+    for frame in x:
+        words = pack_words(frame, dtype, epw)
+        assert all(0 <= w < 2 ** (epw * ew) for w in words)
+        np.testing.assert_array_equal(unpack_words(words, dtype, epw), frame)
+    buf = pack_bytes(x, dtype, epw, word_bits)
+    nbytes = (word_bits + 7) // 8
+    assert buf.dtype == np.uint8 and buf.shape == (x.shape[0], x.shape[1] // epw * nbytes)
+    # the bytes are the little-endian bytes of the words
+    for frame, row in zip(x, buf):
+        expect = b"".join(w.to_bytes(nbytes, "little") for w in pack_words(frame, dtype, epw))
+        assert row.tobytes() == expect
+    np.testing.assert_array_equal(unpack_bytes(buf, dtype, epw, word_bits, x.shape[1]), x)
+
+
+def test_element_encoding():
+    assert to_raw(np.array([-1, 1]), "BIPOLAR").tolist() == [0, 1]
+    assert to_raw(np.array([-1, -8, 7]), "INT4").tolist() == [15, 8, 7]
+    assert from_raw(np.array([15, 8, 7]), "INT4").tolist() == [-1, -8, 7]
+    assert from_raw(np.array([0, 1]), "BIPOLAR").tolist() == [-1, 1]
+
+
+@pytest.mark.parametrize("values,dtype", [([0, 1], "BIPOLAR"), ([8], "INT4"), ([-1], "UINT8"), ([0.5], "INT8")])
+def test_unrepresentable_values_are_refused(values, dtype):
+    with pytest.raises(UserError):
+        pack_words(np.array(values), dtype, 1)
