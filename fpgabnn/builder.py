@@ -51,9 +51,9 @@ def step_fold(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.transforms.folding import SetFolding, apply_folding_config, folding_config
 
     if cfg.folding_file is not None:
-        model = apply_folding_config(model, cfg.folding_file)
+        model = apply_folding_config(model, cfg.folding_file, board=cfg.board)
     else:
-        model = model.transform(SetFolding(cfg.target_fps, cfg.clock_mhz))
+        model = model.transform(SetFolding(cfg.target_fps, cfg.clock_mhz, board=cfg.board))
     (cfg.out_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2) + "\n")
     return model
 

@@ -49,38 +49,83 @@ inline ap_uint<W> max_word(const ap_uint<W>& a, const ap_uint<W>& b) {
     return r;
 }
 
+/** Number of set bits of \p v.
+ *
+ * Synthesis sees the sum of the bits (an adder/compressor tree). C simulation adds the same bits 64 at
+ * a time with the compiler's popcount instead, because bit-by-bit ap_uint access dominates the run
+ * time of wide XNOR layers; define FPGABNN_BITWISE_POPCOUNT to simulate the synthesis form (the tests
+ * run both). */
+template <int N>
+inline unsigned popcount(const ap_uint<N>& v) {
+#pragma HLS INLINE
+#if defined(__SYNTHESIS__) || defined(FPGABNN_BITWISE_POPCOUNT)
+    unsigned count = 0;
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        count += v[i];
+    }
+    return count;
+#else
+    unsigned count = 0;
+    for (int lo = 0; lo < N; lo += 64) {
+        const int hi = (lo + 63 < N) ? lo + 63 : N - 1;
+        count += __builtin_popcountll(v(hi, lo).to_uint64());
+    }
+    return count;
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
-// Products of the matrix-vector unit. `dot<TA, TI>(w, x)` is the contribution of one SIMD-wide tile:
-// `w` holds SIMD weight bits (1 = +1), `x` SIMD packed input elements of type TI.
+// Products of the matrix-vector unit. An input word is unpacked once into an Operand (shared by all
+// PEs), then `dot<TA>(w, operand)` is the contribution of one SIMD-wide tile: `w` holds SIMD weight
+// bits (1 = +1).
 // ---------------------------------------------------------------------------------------------
 
 /** XNOR product of bipolar bits: counts the lanes where weight and input agree. Summed over a row
- *  this is the popcount P, and the dot product is 2P - MW (METHODS.md section 6). Working on the
- *  whole word (one XNOR, then a popcount tree) keeps C simulation fast as well. */
+ *  this is the popcount P, and the dot product is 2P - MW (METHODS.md section 6). */
 struct XnorMul {
-    template <typename TA, typename TI, int SIMD>
-    static TA dot(const ap_uint<SIMD>& w, const ap_uint<SIMD>& x) {
+    template <typename TI, int SIMD>
+    struct Operand {
+        ap_uint<SIMD> bits;
+    };
+
+    template <typename TI, int SIMD>
+    static void unpack(const ap_uint<SIMD * TI::width>& x, Operand<TI, SIMD>& op) {
 #pragma HLS INLINE
-        const ap_uint<SIMD> agree = ~(w ^ x);
-        TA count = 0;
-        for (unsigned s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-            count += agree[s];
-        }
-        return count;
+        op.bits = x;
+    }
+
+    template <typename TA, typename TI, int SIMD>
+    static TA dot(const ap_uint<SIMD>& w, const Operand<TI, SIMD>& op) {
+#pragma HLS INLINE
+        return TA(popcount<SIMD>(~(w ^ op.bits)));
     }
 };
 
 /** Bipolar weights times integer inputs: per lane an add or a subtract, no multiplier. */
 struct SignMul {
+    template <typename TI, int SIMD>
+    struct Operand {
+        TI lane[SIMD];
+    };
+
+    template <typename TI, int SIMD>
+    static void unpack(const ap_uint<SIMD * TI::width>& x, Operand<TI, SIMD>& op) {
+#pragma HLS INLINE
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            op.lane[s] = get_elem<TI>(x, s);
+        }
+    }
+
     template <typename TA, typename TI, int SIMD>
-    static TA dot(const ap_uint<SIMD>& w, const ap_uint<SIMD * TI::width>& x) {
+    static TA dot(const ap_uint<SIMD>& w, const Operand<TI, SIMD>& op) {
 #pragma HLS INLINE
         TA sum = 0;
         for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-            const TA v = get_elem<TI>(x, s);
-            sum += w[s] ? TA(v) : TA(-v);
+            const TA v = op.lane[s];
+            sum += w[s] ? v : TA(-v);
         }
         return sum;
     }

@@ -59,10 +59,12 @@ void mvau(hls::stream<ap_uint<SIMD * TI::width> >& in, hls::stream<ap_uint<PE * 
             x = inbuf[sf];
         }
 
+        typename Mul::template Operand<TI, SIMD> operand;  // the input word, unpacked once for all PEs
+        Mul::template unpack<TI, SIMD>(x, operand);
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             const ap_uint<SIMD> w = weights.word(p, tile);
-            const TA partial = Mul::template dot<TA, TI, SIMD>(w, x);
+            const TA partial = Mul::template dot<TA, TI, SIMD>(w, operand);
             acc[p] = (sf == 0) ? partial : TA(acc[p] + partial);  // a new output channel starts at sf = 0
         }
 
