@@ -2,8 +2,8 @@
 
 The accelerator is the chain of ``fpgabnn.hw`` nodes. Each node becomes one kernel call (contexts from
 ``hls_contexts``); between layers whose stream words carry different numbers of elements a data-width
-converter is inserted (through the least common multiple when neither count divides the other), and the
-external ports are widened to whole bytes. The output directory is self-contained: sources, the kernel
+converter is inserted (through the least common multiple when neither count divides the other). The
+external ports are AXI-Stream words of whole bytes with TLAST on the last word of a frame (for an AXI DMA). The output directory is self-contained: sources, the kernel
 library, a C-simulation testbench, a Vitis HLS script and ``interface.json`` describing the ports.
 """
 
@@ -19,7 +19,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from fpgabnn.codegen.hls_contexts import BIPOLAR, dwc_context, layer_context, resize_context
+from fpgabnn.codegen.hls_contexts import BIPOLAR, dwc_context, layer_context, port_context
 from fpgabnn.core.fileio import atomic_output_dir
 from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
@@ -130,12 +130,10 @@ def build_chain(model: ModelWrapper) -> dict:
     first, last = insts[0], insts[-1]
     in_port_width = _byte_width(chain[0]["in_width"])
     out_port_width = _byte_width(chain[-1]["out_width"])
-    if in_port_width != chain[0]["in_width"]:
-        chain.insert(0, resize_context("in_port_resize", in_port_width, chain[0]["in_width"], chain[0]["in_words"]))
-        depths.insert(0, 2)
-    if out_port_width != chain[-1]["out_width"]:
-        chain.append(resize_context("out_port_resize", chain[-1]["out_width"], out_port_width, chain[-1]["out_words"]))
-        depths.append(2)
+    chain.insert(0, port_context("axis_in", "port_in", in_port_width, chain[0]["in_width"], chain[0]["in_words"]))
+    depths.insert(0, 2)
+    chain.append(port_context("axis_out", "port_out", chain[-1]["out_width"], out_port_width, chain[-1]["out_words"]))
+    depths.append(2)
 
     streams = []
     for i, (ctx, depth) in enumerate(zip(chain, depths)):
@@ -210,6 +208,8 @@ def generate_hls(model: ModelWrapper, out_dir: Path, top_name: str, clock_ns: fl
 
     Returns the interface description (also written as ``interface.json``) plus ``files``, the
     paths written. ``clock_ns`` is the target clock period of the Vitis HLS script."""
+    if not clock_ns > 0:
+        raise UserError(f"clock period {clock_ns} ns is not positive; pass the board clock period in ns")
     files, interface = render_sources(model, top_name, clock_ns, part)
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:

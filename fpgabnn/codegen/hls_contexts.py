@@ -4,7 +4,8 @@ plain dict its macro in ``hls_templates/hls/layers.j2`` renders.
 Every number the C++ needs is decided here (types, folds, packed weight words, clamped thresholds,
 lookup tables); the templates only place them. Every context has the keys
 
-    op          macro name: thresholding | mvau | sliding_window | maxpool | label_select | dwc | resize
+    op          macro name: thresholding | mvau | sliding_window | maxpool | label_select | dwc |
+                axis_in | axis_out
     name        C identifier of the layer (prefix of its parameter arrays)
     in_width, out_width   stream word widths in bits
     in_words, out_words   stream words per frame
@@ -309,9 +310,11 @@ def dwc_context(name: str, in_width: int, out_width: int, in_words: int) -> dict
             "in_words": in_words, "out_words": in_words * in_width // out_width}
 
 
-def resize_context(name: str, in_width: int, out_width: int, words: int) -> dict:
-    """Zero-extend / truncate every word (byte-aligned external ports). Keys: the common ones only."""
-    return {"op": "resize", "name": name, "in_width": in_width, "out_width": out_width,
+def port_context(op: str, name: str, in_width: int, out_width: int, words: int) -> dict:
+    """External AXI-Stream port adapter, op 'axis_in' (port -> first layer, truncating) or 'axis_out'
+    (last layer -> port, zero-extending, TLAST on a frame's last word). Keys: the common ones only."""
+    assert op in ("axis_in", "axis_out")
+    return {"op": op, "name": name, "in_width": in_width, "out_width": out_width,
             "in_words": words, "out_words": words}
 
 

@@ -43,14 +43,17 @@ def compiler() -> str:
     return cxx
 
 
-def compile_cpp(sources: list[Path], include_dirs: list[Path], out_dir: Path, name: str = "tb") -> Path:
-    """Compile ``sources`` into ``out_dir/<name>_<hash>``; reuse an existing binary of the same hash."""
+def compile_cpp(sources: list[Path], include_dirs: list[Path], out_dir: Path, name: str = "tb",
+                defines: tuple[str, ...] = ()) -> Path:
+    """Compile ``sources`` into ``out_dir/<name>_<hash>``; reuse an existing binary of the same hash.
+    ``defines`` are preprocessor macros (``NAME`` or ``NAME=VALUE``)."""
     cxx = compiler()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    flags = CXX_FLAGS + ["-isystem", str(ap_types_dir())] + [f"-I{d}" for d in include_dirs]
+    flags = CXX_FLAGS + [f"-D{d}" for d in defines]
     h = hashlib.sha256()
     h.update(version.encode())
-    h.update(" ".join(flags[:len(CXX_FLAGS)]).encode())
+    h.update(" ".join(flags).encode())
+    flags += ["-isystem", str(ap_types_dir())] + [f"-I{d}" for d in include_dirs]
     for d in include_dirs:  # every header a source could include
         for p in sorted(Path(d).rglob("*")):
             if p.is_file() and p.suffix in (".h", ".hpp"):

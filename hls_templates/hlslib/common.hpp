@@ -1,7 +1,7 @@
 /**
  * \file common.hpp
- * \brief Helpers shared by fpgabnn's streaming kernels: packed-word element access, lane products,
- *        activations and the weight memory type.
+ * \brief Helpers shared by fpgabnn's streaming kernels: packed-word element access, popcount, the
+ *        matrix-vector products, activations and the weight memory type.
  *
  * Stream words pack elements little-endian: element i of a word sits at bits [i*EW, (i+1)*EW),
  * signed elements in two's complement. A bipolar value v in {-1, +1} is one bit, bit = (v + 1) / 2.
@@ -16,7 +16,9 @@
 
 namespace fpgabnn {
 
-/** Element \p i of a packed word, reinterpreted as the element type \p TE (same bits, TE's signedness). */
+/** Element \p i of a packed word, reinterpreted as the element type \p TE (same bits, TE's signedness).
+ *  \tparam TE  element type (ap_int<EW> / ap_uint<EW>)
+ *  \tparam W   word width */
 template <typename TE, int W>
 inline TE get_elem(const ap_uint<W>& word, unsigned i) {
 #pragma HLS INLINE
@@ -26,7 +28,9 @@ inline TE get_elem(const ap_uint<W>& word, unsigned i) {
     return e;
 }
 
-/** Write element \p e (its two's-complement bits) into position \p i of a packed word. */
+/** Write element \p e (its two's-complement bits) into position \p i of a packed word.
+ *  \tparam TE  element type
+ *  \tparam W   word width */
 template <typename TE, int W>
 inline void set_elem(ap_uint<W>& word, unsigned i, const TE& e) {
 #pragma HLS INLINE
@@ -35,8 +39,11 @@ inline void set_elem(ap_uint<W>& word, unsigned i, const TE& e) {
     word((i + 1) * EW - 1, i * EW) = raw;
 }
 
-/** Element-wise maximum of two packed words of \p N elements of type \p TE.
- *  For one-bit unsigned elements (bipolar activations) this is the OR of the bits. */
+/** Element-wise maximum of two packed words.
+ *  For one-bit unsigned elements (bipolar activations) this is the OR of the bits.
+ *  \tparam N   elements per word
+ *  \tparam TE  element type (its signedness decides the comparison)
+ *  \tparam W   word width, N * TE::width */
 template <unsigned N, typename TE, int W>
 inline ap_uint<W> max_word(const ap_uint<W>& a, const ap_uint<W>& b) {
 #pragma HLS INLINE
@@ -49,17 +56,28 @@ inline ap_uint<W> max_word(const ap_uint<W>& a, const ap_uint<W>& b) {
     return r;
 }
 
+/** Bits needed to hold the values 0..N (a compile-time clog2(N + 1)). */
+template <unsigned N>
+struct BitsFor {
+    static const int value = 1 + BitsFor<N / 2>::value;
+};
+template <>
+struct BitsFor<0> {
+    static const int value = 0;
+};
+
 /** Number of set bits of \p v.
  *
  * Synthesis sees the sum of the bits (an adder/compressor tree). C simulation adds the same bits 64 at
  * a time with the compiler's popcount instead, because bit-by-bit ap_uint access dominates the run
  * time of wide XNOR layers; define FPGABNN_BITWISE_POPCOUNT to simulate the synthesis form (the tests
- * run both). */
+ * run both).
+ * \tparam N  bits */
 template <int N>
-inline unsigned popcount(const ap_uint<N>& v) {
+inline ap_uint<BitsFor<N>::value> popcount(const ap_uint<N>& v) {
 #pragma HLS INLINE
 #if defined(__SYNTHESIS__) || defined(FPGABNN_BITWISE_POPCOUNT)
-    unsigned count = 0;
+    ap_uint<BitsFor<N>::value> count = 0;
     for (unsigned i = 0; i < N; i++) {
 #pragma HLS UNROLL
         count += v[i];
@@ -82,7 +100,8 @@ inline unsigned popcount(const ap_uint<N>& v) {
 // ---------------------------------------------------------------------------------------------
 
 /** XNOR product of bipolar bits: counts the lanes where weight and input agree. Summed over a row
- *  this is the popcount P, and the dot product is 2P - MW (METHODS.md section 6). */
+ *  this is the popcount P, and the dot product is 2P - MW (METHODS.md section 6).
+ *  Template arguments of the members: TI input element type (ap_uint<1>), SIMD lanes, TA accumulator. */
 struct XnorMul {
     template <typename TI, int SIMD>
     struct Operand {
@@ -102,7 +121,8 @@ struct XnorMul {
     }
 };
 
-/** Bipolar weights times integer inputs: per lane an add or a subtract, no multiplier. */
+/** Bipolar weights times integer inputs: per lane an add or a subtract, no multiplier.
+ *  Template arguments of the members: TI input element type, SIMD lanes, TA accumulator (signed). */
 struct SignMul {
     template <typename TI, int SIMD>
     struct Operand {
@@ -198,6 +218,7 @@ struct BinaryWeights {
 
     ap_uint<SIMD> word(unsigned pe, unsigned tile) const {
 #pragma HLS INLINE
+        if (LIMBS == 1) return ap_uint<SIMD>(limbs[pe][tile][0]);
         const unsigned LB = sizeof(TL) * 8;  // bits per limb
         ap_uint<LIMBS * LB> w = 0;
         for (unsigned l = 0; l < LIMBS; l++) {

@@ -1,13 +1,11 @@
 /**
  * \file dwc.hpp
- * \brief Stream width adapters placed by the generator between layers.
+ * \brief Data-width converter placed by the generator between layers.
  *
- * dwc: data-width converter between word widths of which one divides the other. Elements keep
+ * Converts between word widths of which one divides the other. Elements keep
  *   their little-endian order: when gathering, the first input word lands in the lowest bits;
  *   when splitting, the lowest bits leave first. Widths where neither divides the other are
  *   converted in two steps through their least common multiple (the generator emits both).
- * resize_words: zero-extends or truncates every word, e.g. to give the accelerator's external
- *   AXI-Stream ports a whole number of bytes.
  */
 #ifndef FPGABNN_DWC_HPP
 #define FPGABNN_DWC_HPP
@@ -52,19 +50,6 @@ void dwc(hls::stream<ap_uint<IN_W> >& in, hls::stream<ap_uint<OUT_W> >& out) {
             out.write(ap_uint<OUT_W>(word((k + 1) * OUT_W - 1, k * OUT_W)));
             if (++k == R) k = 0;
         }
-    }
-}
-
-/**
- * \tparam IN_W       input word width
- * \tparam OUT_W      output word width (wider: zero-extended; narrower: truncated)
- * \tparam NUM_WORDS  words per frame
- */
-template <unsigned IN_W, unsigned OUT_W, unsigned NUM_WORDS>
-void resize_words(hls::stream<ap_uint<IN_W> >& in, hls::stream<ap_uint<OUT_W> >& out) {
-    for (unsigned i = 0; i < NUM_WORDS; i++) {
-#pragma HLS PIPELINE II=1 style=flp
-        out.write(ap_uint<OUT_W>(in.read()));
     }
 }
 

@@ -82,13 +82,13 @@ def layer_case(model: ModelWrapper, x: np.ndarray, label: str = "") -> Case:
                 inst.out_elems_per_word(), label or node.name)
 
 
-def run_cases(cases: list[Case], workdir: Path, cache_dir: Path) -> list[np.ndarray]:
+def run_cases(cases: list[Case], workdir: Path, cache_dir: Path, defines: tuple = ()) -> list[np.ndarray]:
     """Compile all cases into one program (cached by source hash), run it, return the outputs."""
     workdir.mkdir(parents=True, exist_ok=True)
     ctxs = [{**c.ctx, "name": f"case{i}"} for i, c in enumerate(cases)]  # unique parameter names
     src = template_env(extra_dirs=(HERE,)).get_template("harness.cpp.j2").render(cases=ctxs)
     (workdir / "harness.cpp").write_text(src)
-    binary = compile_cpp([workdir / "harness.cpp"], [TEMPLATE_ROOT], cache_dir, name="harness")
+    binary = compile_cpp([workdir / "harness.cpp"], [TEMPLATE_ROOT], cache_dir, name="harness", defines=defines)
     for i, c in enumerate(cases):
         lines = [str(len(c.x))]
         for frame in c.x:
@@ -104,8 +104,8 @@ def run_cases(cases: list[Case], workdir: Path, cache_dir: Path) -> list[np.ndar
     return outs
 
 
-def check_cases(cases: list[Case], workdir: Path, cache_dir: Path) -> None:
-    outs = run_cases(cases, workdir, cache_dir)
+def check_cases(cases: list[Case], workdir: Path, cache_dir: Path, defines: tuple = ()) -> None:
+    outs = run_cases(cases, workdir, cache_dir, defines)
     bad = [c.label for c, y in zip(cases, outs) if not np.array_equal(y, c.expected)]
     assert not bad, f"C simulation differs from the reference for: {bad}"
 

@@ -109,6 +109,20 @@ def test_tfc_size_chain_matches_reference(tmp_path):
     assert len(np.unique(y)) > 3
 
 
+def test_words_wider_than_1024_bits(tmp_path):
+    """A fully parallel input quantiser: the 1280-bit port word needs AP_INT_MAX_W, set in top.h."""
+    rng = np.random.default_rng(26)
+    model = chain_model([
+        ("Thresholding", dict(channels=160, pe=160, vec_shape=[1], in_dtype="UINT8", out_dtype="BIPOLAR"),
+         {"t": rng.integers(0, 256, size=(160, 1)).astype(float)}),
+        ("MVAU", dict(mw=160, mh=8, pe=8, simd=160, vec_shape=[1], in_dtype="BIPOLAR", acc_dtype="INT9"),
+         {"w": bipolar(rng, (160, 8))}),
+    ], [1, 160], "UINT8")
+    info = generate_hls(model, tmp_path / "hls", top_name="wide", clock_ns=5.0)
+    assert info["in_port_width"] == 1280 and "#define AP_INT_MAX_W 2048" in (tmp_path / "hls" / "top.h").read_text()
+    check_against_qonnx(model, tmp_path / "hls", info, 6, seed=4)
+
+
 def test_generated_files_and_interface(conv_build):
     model, out, info = conv_build
     names = {os.path.relpath(f, out) for f in info["files"]}
@@ -118,7 +132,7 @@ def test_generated_files_and_interface(conv_build):
     assert iface["in_port_width"] % 8 == 0 and iface["out_port_width"] % 8 == 0
     assert iface["out_dtype"] == "UINT4" and iface["out_words"] == 3
     ops = [layer["op"] for layer in iface["layers"]]
-    assert ops.count("dwc") >= 3 and ops[0] == "resize" and ops[-1] == "resize"
+    assert ops.count("dwc") >= 3 and ops[0] == "axis_in" and ops[-1] == "axis_out"
     top = (out / "top.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top and "depth=7" in top  # the MVAU's out_fifo_depth attribute
     tcl = (out / "hls.tcl").read_text()

@@ -59,10 +59,12 @@ def test_mvau_folding_grid(tmp_path, csim_cache):
     check_cases(cases, tmp_path, csim_cache)
 
 
-def test_mvau_threshold_edges(tmp_path, csim_cache):
+@pytest.mark.parametrize("defines", [(), ("FPGABNN_BITWISE_POPCOUNT",)], ids=["csim_popcount", "synthesis_popcount"])
+def test_mvau_threshold_edges(tmp_path, csim_cache, defines):
     """Thresholds at and beyond the edges of the reachable dot range, and between popcount steps
     (odd T in XNOR mode: dot = 2P - MW only takes values of MW's parity). All-(+1) and all-(-1)
-    inputs reach the ends of the range."""
+    inputs reach the ends of the range. Run with both forms of the popcount (common.hpp), on words of
+    one and of three 64-bit limbs."""
     rng = np.random.default_rng(2)
     mw, mh = 8, 16
     t = np.array([-100, -9, -8, -7, -1, 0, 1, 2, 3, 7, 8, 9, 100, -3, 5, 6]).reshape(mh, 1)
@@ -71,8 +73,9 @@ def test_mvau_threshold_edges(tmp_path, csim_cache):
     xi = ints(rng, "INT2", (20, mw))
     xi[0], xi[1] = 1, -2
     cases = [mvau_case(rng, mw, mh, 4, 2, thresholds=t, x=x, label="xnor_edges"),
-             mvau_case(rng, mw, mh, 4, 4, in_dtype="INT2", thresholds=2 * t, x=xi, label="int_edges")]
-    check_cases(cases, tmp_path, csim_cache)
+             mvau_case(rng, mw, mh, 4, 4, in_dtype="INT2", thresholds=2 * t, x=xi, label="int_edges"),
+             mvau_case(rng, 130, 4, 2, 130, frames=10, label="wide_words")]
+    check_cases(cases, tmp_path, csim_cache, defines)
 
 
 @st.composite

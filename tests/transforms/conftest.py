@@ -6,15 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowering_builders import adversarial_bn
-
-#: model name -> (input shape, float spacing of the first layer's accumulator: bipolar input 2, 8-bit input 2^-7)
-BNN_PYNQ = {
-    "tfc_1w1a": ((1, 1, 28, 28), 2.0),
-    "sfc_1w1a": ((1, 1, 28, 28), 2.0),
-    "lfc_1w1a": ((1, 1, 28, 28), 2.0),
-    "cnv_1w1a": ((1, 3, 32, 32), 2.0**-7),
-}
+from lowering_builders import BNN_PYNQ, adversarial_bn
 
 
 def randomize_batchnorm(model, first_step: float, seed: int) -> int:

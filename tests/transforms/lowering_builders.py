@@ -5,7 +5,6 @@ batched executor for source and lowered graphs."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime as rt
 from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
@@ -17,6 +16,15 @@ from fpgabnn.hw.base import DOMAIN
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 OPSET = 13
+
+#: Brevitas BNN-PYNQ models: name -> (input shape, float spacing of the first layer's accumulator values:
+#: 2 for the bipolar input of the FC models, 2^-7 for CNV's 8-bit input)
+BNN_PYNQ = {
+    "tfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "sfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "lfc_1w1a": ((1, 1, 28, 28), 2.0),
+    "cnv_1w1a": ((1, 3, 32, 32), 2.0**-7),
+}
 
 
 # ---------------------------------------------------------------------------------------------------------

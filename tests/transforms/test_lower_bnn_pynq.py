@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 
-from conftest import BNN_PYNQ
-from lowering_builders import hw_nodes, provenance_mismatches, random_images, run_batched, run_qonnx
+from lowering_builders import BNN_PYNQ, hw_nodes, provenance_mismatches, random_images, run_batched, run_qonnx
 
 #: images per model (>= 100 each); CNV's lowered execution is the slow one (int64 matmuls)
 SAMPLES = {"tfc_1w1a": 200, "sfc_1w1a": 200, "lfc_1w1a": 150, "cnv_1w1a": 100}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BNN_PYNQ
-from lowering_builders import hw_nodes, provenance_mismatches, random_images, run_batched
+from lowering_builders import BNN_PYNQ, hw_nodes, provenance_mismatches, random_images, run_batched
 
 
 @pytest.mark.parametrize("name,samples", [("tfc_1w1a", 40), ("cnv_1w1a", 8)])
