@@ -4,11 +4,9 @@ an NHWC->NCHW transpose before a flatten into the next MVAU's weight rows."""
 from __future__ import annotations
 
 import numpy as np
-from qonnx.core.datatype import DataType
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
-from qonnx.custom_op.registry import getCustomOp
 
 from fpgabnn.core.graph import single_consumer
 from fpgabnn.transforms.lower_input import NHWC_TO_NCHW
@@ -118,4 +116,42 @@ class RemoveDeadNodes(Transformation):
             if not any(o in outputs or model.find_consumers(o) for o in node.output):
                 model.graph.node.remove(node)
                 return model, True
+        return model, False
+
+
+class MoveScalarMulPastLayout(Transformation):
+    """Mul(x, c) -> Reshape/Flatten/Transpose (or MaxPool when c > 0)  ==>  layout op -> Mul(., c).
+
+    Both orders compute the same values (a scalar multiply commutes with moving elements, and with a max when
+    positive), and afterwards the layout op sees the integer tensor, so the next layer finds its quantised input.
+    """
+
+    LAYOUT_OPS = ("Reshape", "Flatten", "Transpose", "Identity")
+
+    def apply(self, model):
+        for mul in model.graph.node:
+            if mul.op_type != "Mul" or mul.domain:
+                continue
+            const = model.get_initializer(mul.input[1])
+            if const is None or np.asarray(const).size != 1:
+                continue
+            nxt = single_consumer(model, mul.output[0])
+            if nxt is None or nxt.domain:
+                continue
+            positive = float(np.asarray(const).reshape(())) > 0
+            if not (nxt.op_type in self.LAYOUT_OPS or (nxt.op_type == "MaxPool" and positive)):
+                continue
+            between = model.make_new_valueinfo_name()
+            final = nxt.output[0]
+            nxt.input[0] = mul.input[0]
+            nxt.output[0] = between
+            mul.input[0] = between
+            mul.output[0] = final
+            # keep topological order: the layout op now comes first
+            graph_nodes = model.graph.node
+            i_mul, i_nxt = list(graph_nodes).index(mul), list(graph_nodes).index(nxt)
+            graph_nodes.remove(nxt)
+            graph_nodes.insert(i_mul, nxt)
+            model = model.transform(InferShapes()).transform(InferDataTypes())
+            return model, True
         return model, False

@@ -88,7 +88,7 @@ class LowerInputQuantizer(Transformation):
         values = np.arange(256)
         bipolar = info.dtype == DataType["BIPOLAR"]
         levels = (qmap.T + 1) // 2 if bipolar else qmap.T  # bipolar: threshold the bit (q + 1) / 2
-        thresholds, base = level_thresholds(values, levels, quant)
+        thresholds, base = level_thresholds(values, levels, quant, base=0 if bipolar else None)
         if np.all(thresholds == thresholds[0]):
             thresholds = thresholds[:1]
         out_shape = model.get_tensor_shape(quant.output[0])

@@ -72,6 +72,9 @@ class LowerMatrixLayers(Transformation):
     """One Conv/MatMul (the first in graph order that still has float weights) per application."""
 
     def apply(self, model):
+        from fpgabnn.transforms.layout import MoveScalarMulPastLayout
+
+        model = model.transform(MoveScalarMulPastLayout())
         for node in model.graph.node:
             if node.op_type in ("Conv", "MatMul") and model.get_initializer(node.input[1]) is not None:
                 lower_one(model, node)
@@ -96,6 +99,10 @@ def lower_one(model, node) -> None:
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     new_nodes = []
     if is_conv:
+        auto_pad = attrs.get("auto_pad", b"NOTSET")
+        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+        if auto_pad not in ("NOTSET", "VALID"):
+            raise node_error(node, f"auto_pad={auto_pad} is not supported", "export with explicit pads")
         if attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise node_error(node, "grouped or dilated convolutions are not supported", "use group=1, dilation=1")
         co, ci, kh, kw = signs.shape
@@ -119,6 +126,9 @@ def lower_one(model, node) -> None:
         mvau_in, vec_shape = window, [1, oh, ow]
         bias = model.get_initializer(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     else:
+        if len(model.get_tensor_shape(node.input[0])) != 2:
+            raise node_error(node, "matrix product on a tensor of more than 2 dimensions",
+                             "flatten the input before a fully connected layer")
         weights = signs
         mvau_in, vec_shape = x_int, list(model.get_tensor_shape(node.output[0])[:-1])
         bias = None
@@ -156,7 +166,7 @@ def lower_one(model, node) -> None:
         full = eval_chain + [quant]
         spatial = 2 if is_conv else len(model.get_tensor_shape(node.output[0])) - 2
         out = evaluate_on_values(model, full, node.output[0], values, mh, spatial, step)
-        th = bipolar_thresholds(values, out > 0, quant)
+        th = bipolar_thresholds(values, out / np.float32(info.scale) > 0, quant)  # q = +1 (scale may be negative)
         weights = np.where(th.flip[None, :], -weights, weights)
         t_name = model.make_new_valueinfo_name()
         model.set_initializer(t_name, th.thresholds.reshape(mh, 1).astype(np.float32))

@@ -16,6 +16,9 @@ class LowerMaxPool(Transformation):
     """MaxPool(NCHW) on an integer tensor  ==>  Transpose -> MaxPool (hw, NHWC) -> Transpose."""
 
     def apply(self, model):
+        from fpgabnn.transforms.layout import MoveScalarMulPastLayout
+
+        model = model.transform(MoveScalarMulPastLayout())
         for node in model.graph.node:
             if node.op_type != "MaxPool" or node.domain == DOMAIN:
                 continue
@@ -23,11 +26,13 @@ class LowerMaxPool(Transformation):
             if not dtype.is_integer():
                 raise node_error(node, "max-pool of a float tensor", "pool after the binary activation")
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            if any(attrs.get("pads", [0])) or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            auto_pad = attrs.get("auto_pad", b"NOTSET")
+            auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+            if auto_pad not in ("NOTSET", "VALID") or any(attrs.get("pads", [0])) or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
                 raise node_error(node, "padded, dilated or ceil-mode max-pool is not supported", "use an unpadded pool")
             _, c, h, w = model.get_tensor_shape(node.input[0])
             kernel = list(attrs["kernel_shape"])
-            stride = list(attrs.get("strides", kernel))
+            stride = list(attrs.get("strides", [1] * len(kernel)))  # ONNX default stride is 1
             a, b, out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name(), node.output[0]
             new = [
                 helper.make_node("Transpose", [node.input[0]], [a], perm=NCHW_TO_NHWC, name=f"{node.name}_to_nhwc"),

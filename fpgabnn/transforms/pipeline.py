@@ -8,7 +8,7 @@ import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
-from qonnx.transformation.general import GiveUniqueNodeNames
+from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
@@ -76,6 +76,7 @@ def lower_to_hw(source: ModelWrapper, steps=LOWERING_STEPS) -> ModelWrapper:
     for _name, step in steps:
         model = model.transform(step())
     model = model.transform(InferShapes()).transform(InferDataTypes()).transform(GiveUniqueNodeNames())
+    model = model.transform(GiveReadableTensorNames())  # reproducible names in model_hw.onnx
     split_dataflow(model)  # validates the partition
     return model
 

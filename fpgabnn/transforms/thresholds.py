@@ -39,12 +39,13 @@ def evaluate_on_values(model: ModelWrapper, chain: list, input_name: str, values
         x = np.repeat(v[:, None], channels, axis=1).reshape((len(v), channels) + (1,) * spatial_rank)
         try:
             out = evaluate_chain(model, chain, input_name, np.ascontiguousarray(x, dtype=np.float32))
+            out = out.reshape(len(v), channels)
         except UserError:
             raise
         except Exception as err:  # onnxruntime broadcasting errors: operands that are not per-channel
             raise node_error(chain[0], f"the operations after it are not per-channel ({type(err).__name__})",
                              "only per-channel scales, biases and BatchNorm may sit between a layer and its activation") from None
-        outputs.append(out.reshape(len(v), channels))
+        outputs.append(out)
     return np.concatenate(outputs, axis=0)
 
 
@@ -71,13 +72,14 @@ def bipolar_thresholds(values: np.ndarray, positive: np.ndarray, node) -> Channe
     return ChannelThresholds(thresholds=thresholds, flip=decreasing)
 
 
-def level_thresholds(inputs: np.ndarray, levels: np.ndarray, node) -> tuple[np.ndarray, int]:
+def level_thresholds(inputs: np.ndarray, levels: np.ndarray, node, base: int | None = None) -> tuple[np.ndarray, int]:
     """Multi-level mapping of sorted integer ``inputs`` to integer ``levels[r, c]`` (non-decreasing in r) ->
-    (thresholds [C, NT] with out = base + #(x >= T), base). Levels never reached map to inputs[-1] + 1."""
+    (thresholds [C, NT] with out = base + #(x >= T), base). Levels never reached map to inputs[-1] + 1; levels
+    at or below ``base`` (default: the lowest level reached) get threshold inputs[0] (always reached)."""
     if np.any(np.diff(levels, axis=0) < 0):
         raise node_error(node, "the quantised output is not non-decreasing in the input",
                          "only increasing input normalisations (positive scales) are supported")
-    base = int(levels.min())
+    base = int(levels.min()) if base is None else int(base)
     top = int(levels.max())
     never = inputs[-1] + 1
     channels = levels.shape[1]

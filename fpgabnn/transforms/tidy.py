@@ -103,6 +103,20 @@ class RejectUnsupportedOps(Transformation):
         return model, False
 
 
+class RejectBranches(Transformation):
+    """Refuse residual/skip connections up front, naming the node that joins the branches."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            dynamic = [i for i in node.input if i and model.get_initializer(i) is None]
+            if node.op_type in ("Add", "Sub", "Mul", "Div") and len(dynamic) > 1:
+                raise UserError(
+                    f"node '{node.name}' ({node.op_type}) joins two branches (a residual or skip connection); "
+                    "branching networks are not supported by the hardware flow yet: export a plain chain"
+                )
+        return model, False
+
+
 def tidy(model: ModelWrapper) -> ModelWrapper:
     """qonnx cleanup, weight-quantiser folding, Gemm -> MatMul, shapes, datatypes, readable names."""
     try:
@@ -113,6 +127,7 @@ def tidy(model: ModelWrapper) -> ModelWrapper:
     model = model.transform(FoldWeightQuantizers())
     model = model.transform(GemmToMatMul())
     model = model.transform(FoldConstants())
+    model = model.transform(RejectBranches())
     model = model.transform(InferShapes())
     model = model.transform(InferDataTypes())
     model = model.transform(RemoveUnusedTensors())

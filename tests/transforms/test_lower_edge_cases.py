@@ -61,9 +61,6 @@ def rng():
 
 
 # ---- known bugs ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bug: a bipolar input quantiser that is +1 for every pixel is lowered to "
-                   "-1 (level_thresholds gives base=1, Thresholding's bipolar output ignores out_base)",
-                   raises=AssertionError)
 @pytest.mark.parametrize("pixel_range", ["raw", "unit"])
 def test_constant_bipolar_input(rng, pixel_range):
     """pixels * (1/255) >= 0 always, so sign() is +1 everywhere (sign(0) = +1)."""
@@ -117,9 +114,6 @@ def test_flattened_multichannel_input_provenance(rng):
     assert compare_with_source(source, lowered, images_for(source, 6))["bit_exact"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Quant (scale != 1) -> Reshape -> MatMul is refused ('its input is "
-                   "not a quantised tensor'): integer_source does not look through the Reshape after the scale Mul",
-                   raises=UserError)
 @pytest.mark.parametrize("scale", [2.0**-7, 0.5])
 def test_scaled_input_quant_then_flatten(rng, scale):
     b = image_head()
@@ -144,9 +138,6 @@ def test_unit_scale_input_quant_then_flatten(rng):
     assert_exact(b.model())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: MaxPool without a strides attribute has stride 1 (ONNX default); "
-                   "LowerMaxPool uses the kernel size, the lowered graph then fails to execute",
-                   raises=ValueError)
 def test_maxpool_default_strides(rng):
     b = image_head()
     b.bipolar()
@@ -171,9 +162,6 @@ def test_maxpool_explicit_unit_strides(rng):
     assert_exact(b.model())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Conv auto_pad is ignored (pads taken as 0), the lowered graph fails "
-                   "to execute; SAME padding of a bipolar input must be refused, of an integer input lowered",
-                   raises=ValueError)
 @pytest.mark.parametrize("auto_pad,first", [("SAME_UPPER", "int"), ("SAME_LOWER", "int"), ("SAME_UPPER", "bipolar")])
 def test_conv_auto_pad(rng, auto_pad, first):
     b = image_head()
@@ -199,9 +187,6 @@ def test_conv_auto_pad_valid(rng):
     assert_exact(b.model())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the MVAU decision uses the quantiser's float output > 0, so a "
-                   "negative BipolarQuant scale inverts the layer's output",
-                   raises=AssertionError)
 def test_negative_bipolar_scale(rng):
     b = GraphBuilder([1, 8])
     b.sub(np.float32(127.5))
@@ -212,9 +197,6 @@ def test_negative_bipolar_scale(rng):
     assert_exact_or_refused(b.model())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: operands that are not per-channel crash the threshold derivation with "
-                   "a ValueError (evaluate_on_values reshapes outside its try block) instead of a UserError",
-                   raises=ValueError)
 @pytest.mark.parametrize("case", ["matmul_on_nchw", "per_position_add"])
 def test_non_per_channel_operands(rng, case):
     b = image_head()

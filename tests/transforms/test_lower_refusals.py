@@ -248,9 +248,6 @@ def test_residual_branch(rng):
     assert "node '" in refuse(residual_model(rng))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the refusal names the lowering's own 'Transpose_1' ('sits between "
-                   "hardware layers'), not the Add that joins the branches, and does not say 'residual/branch'",
-                   raises=AssertionError)
 def test_residual_branch_message_names_the_join(rng):
     message = refuse(residual_model(rng))
     assert named_node(message) == "Add_0" or "branch" in message or "residual" in message
