@@ -73,19 +73,17 @@ def _fifo_estimate(width: int, depth: int) -> dict:
 def link_resources(dt, out_epw: int, in_epw: int, fifo_depth: int) -> dict:
     """Glue the HLS generator puts between two layers: the producer's output FIFO and, when the element
     counts per word differ, its width converters with their FIFOs (for SetFolding's cost model)."""
-    from fpgabnn.codegen.hls import _converters
+    from fpgabnn.codegen.hls import converters
 
     total = _fifo_estimate(out_epw * dt.bitwidth(), max(2, fifo_depth))
-    for conv in _converters("link", dt, out_epw, in_epw, 1):
+    for conv in converters("link", dt, out_epw, in_epw, 1):
         _add(total, _dwc_estimate(conv["in_width"], conv["out_width"]))
         _add(total, _fifo_estimate(conv["out_width"], 2))
     return total
 
 
 def port_resources(width: int, fifo_depth: int = 2) -> dict:
-    """A resizer (and its FIFO) when an external port's width is not a whole number of bytes."""
-    if width % 8 == 0:
-        return _zero()
+    """An AXI-Stream port adapter (TLAST, byte-aligned width) and the FIFO between it and its layer."""
     return _add(_resize_estimate(), _fifo_estimate(width, max(2, fifo_depth)))
 
 
@@ -109,7 +107,7 @@ def _glue(model: ModelWrapper) -> list[dict]:
     for ctx in built["chain"]:
         if ctx["op"] == "dwc":
             est = _dwc_estimate(ctx["in_width"], ctx["out_width"])
-        elif ctx["op"] == "resize":
+        elif ctx["op"] in ("axis_in", "axis_out"):
             est = _resize_estimate()
         else:
             continue

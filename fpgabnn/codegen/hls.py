@@ -85,7 +85,7 @@ def _elem_kind(dt: DataType) -> str:
     return "bipolar" if dt == BIPOLAR else ("signed" if dt.signed() else "unsigned")
 
 
-def _converters(name: str, dt: DataType, out_epw: int, in_epw: int, words: int) -> list[dict]:
+def converters(name: str, dt: DataType, out_epw: int, in_epw: int, words: int) -> list[dict]:
     """Data-width converters from words of ``out_epw`` elements to words of ``in_epw`` elements."""
     if out_epw == in_epw:
         return []
@@ -116,7 +116,7 @@ def build_chain(model: ModelWrapper) -> dict:
                     f"'{nodes[i - 1].name}' produces {prev.out_dtype().name} but '{node.name}' expects "
                     f"{inst.in_dtype().name}; make the datatypes of connected layers agree"
                 )
-            convs = _converters(chain[-1]["name"], inst.in_dtype(), prev.out_elems_per_word(),
+            convs = converters(chain[-1]["name"], inst.in_dtype(), prev.out_elems_per_word(),
                                 inst.in_elems_per_word(), prev.out_words())
             chain += convs
             depths += [2] * len(convs)

@@ -135,6 +135,13 @@ class SetFolding(Transformation):
 
         budget = self.budget()
         outcome = fold_for_budget(model, budget, cost_weights(self.board), relax=self.relax)
+        reachable = self.clock_mhz * 1e6 / outcome["ii_cycles"]
+        if reachable < self.target_fps and not outcome["limiting"]:
+            # a target above one frame per cycle: the layers at the II are what limits
+            outcome["limiting"] = [
+                {"node": n.name, "op": n.op_type, "min_cycles": getCustomOp(n).exp_cycles()}
+                for n in _hw_nodes(model) if getCustomOp(n).exp_cycles() == outcome["ii_cycles"]
+            ]
         record = {
             "source": "target",
             "target_fps": self.target_fps,
@@ -142,7 +149,7 @@ class SetFolding(Transformation):
             "budget_cycles": budget,
             "met": not outcome["limiting"],
             "limiting": outcome["limiting"],
-            "reachable_fps": self.clock_mhz * 1e6 / outcome["ii_cycles"],
+            "reachable_fps": reachable,
             "cost": outcome["cost"],
         }
         model.set_metadata_prop(FOLDING_META, json.dumps(record))

@@ -69,7 +69,7 @@ def test_glue_matches_the_generated_converters(cnv_report):
     dwcs = [g for g in report["glue"] if g["op"] == "dwc"]
     assert mismatches <= len(dwcs) <= 2 * mismatches
     fifos = [g for g in report["glue"] if g["op"] == "fifo"]
-    converters = [g for g in report["glue"] if g["op"] in ("dwc", "resize")]
+    converters = [g for g in report["glue"] if g["op"] in ("dwc", "axis_in", "axis_out")]
     assert len(fifos) == len(insts) + len(converters) - 1
     # a converter never limits the rate: its words are those of a neighbouring layer
     assert all(g["cycles"] <= report["ii_cycles"] for g in converters)
