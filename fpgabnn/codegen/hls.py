@@ -25,7 +25,8 @@ from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
 from fpgabnn.hw.base import DOMAIN
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[2] / "hls_templates"
+# a symlink to the repository's hls_templates/ in a checkout, copied as package data into a wheel
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1] / "hls_templates"
 HLSLIB = TEMPLATE_ROOT / "hlslib"
 #: PYNQ-Z1 / PYNQ-Z2 (Zynq-7020), the default target of the Vitis HLS script
 DEFAULT_PART = "xc7z020clg400-1"
