@@ -14,8 +14,9 @@ EPILOG = """examples:
   fpgabnn train --out runs/cnv-rbnn --resume          # continue where last.pt stopped
 
 Writes DIR/last.pt and DIR/best.pt (atomic, every epoch), DIR/metrics.csv, DIR/metrics.json and
-DIR/curves.png. Defaults: SGD (momentum 0.9, lr 0.1, weight decay 1e-4, batch 256, cosine schedule with
-warm-up) for convolutional models, Adam (lr 1e-3, batch 100) for the MLPs tfc/sfc/lfc.
+DIR/curves.png. Defaults: Adam (lr 0.02, no weight decay, batch 100, cosine) for BNN-PYNQ's tfc, sfc, lfc,
+cnv, cnv28 (uniform(-1,1) initial weights, which SGD at lr 0.1 barely moves); SGD (momentum 0.9, lr 0.1,
+weight decay 1e-4, batch 256, cosine with warm-up) for the ResNets, as in RBNN.
 --resume continues exactly (bit for bit) from an epoch boundary; Ctrl-C saves the state after the
 current step, and resuming from that restarts the interrupted epoch. Data is never downloaded: see
 --data-dir. --workers N prepares batches in N background processes (same batches as with 0).
@@ -39,8 +40,8 @@ OPTIONS = (
     ("--max-val-samples", "max_val_samples", "cap validation/test samples (default: --max-train-samples)"),
     ("--val-fraction", "val_fraction", "fraction of the training data held out for validation (default 0.1)"),
     ("--batch-size", "batch_size", "mini-batch size (default 256 with SGD, 100 with Adam)"),
-    ("--optimizer", "optimizer", "sgd or adam (default: adam for tfc/sfc/lfc, sgd otherwise)"),
-    ("--lr", "lr", "peak learning rate (default 0.1 SGD, 1e-3 Adam)"),
+    ("--optimizer", "optimizer", "sgd or adam (default: adam for tfc/sfc/lfc/cnv/cnv28, sgd for the ResNets)"),
+    ("--lr", "lr", "peak learning rate (default 0.1 SGD, 0.02 Adam)"),
     ("--momentum", "momentum", "SGD momentum (default 0.9)"),
     ("--weight-decay", "weight_decay", "weight decay (default 1e-4 SGD, 0 Adam)"),
     ("--schedule", "schedule", "cosine (default), step (x0.1 at 50%% and 75%%) or none"),

@@ -51,6 +51,8 @@ def test_help_lists_match_the_code():
         (["--model", "tfc", "--dataset", "svhn", "--data-dir", "/nonexistent/svhn"], "train_32x32.mat"),
         (["--model", "tfc", "--dataset", "mnist", "--lr", "fast"], "must be a number"),
         (["--model", "tfc", "--dataset", "mnist", "--weight-grad", "magic"], "unknown weight grad"),
+        (["--model", "tfc", "--dataset", "mnist", "--optimizer", "rmsprop"], "unknown optimizer"),
+        (["--model", "tfc", "--dataset", "mnist", "--method", "svd", "--method-option", "rank=0"], "svd rank"),
         (["--model", "tfc", "--dataset", "mnist", "--method-option", "rank_ratio"], "KEY=VALUE"),
         (["--model", "tfc", "--dataset", "mnist", "--config", "/nonexistent.yaml"], "not found"),
     ],

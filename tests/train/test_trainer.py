@@ -181,3 +181,26 @@ def test_weight_statistics_on_known_weights():
     assert I.bimodality(gauss) == pytest.approx(1 / 3, abs=0.01)  # (0 + 1) / 3 for a Gaussian
     assert I.bimodality(two_valued) == pytest.approx(1.0, abs=1e-6)  # two spikes: the maximum
     assert I.binarize(torch.tensor([0.0, -0.0, -1e-9, 2.0])).tolist() == [1, 1, -1, 1]  # sign(0) = +1
+
+
+def test_batches_do_not_depend_on_workers_or_global_rng(tmp_path):
+    from fpgabnn.train.data import ArrayDataset
+    from fpgabnn.train.trainer import EpochBatches
+
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (70, 3, 32, 32), generator=gen, dtype=torch.uint8).numpy()
+    data = ArrayDataset(images, torch.arange(70).numpy() % 10, 10, augment=True)
+
+    def epoch(workers, e):
+        batches = EpochBatches(data, 16, seed=5, epoch=e)
+        loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers)
+        return [(x.clone(), y.clone()) for x, y in loader]
+
+    torch.manual_seed(123)
+    a = epoch(0, 1)
+    torch.manual_seed(999)
+    b = epoch(2, 1)
+    assert len(a) == 4  # 70 // 16, the ragged batch dropped
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    c = epoch(0, 2)
+    assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in c]))  # reshuffled per epoch
