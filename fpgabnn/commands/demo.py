@@ -19,8 +19,8 @@ Runs, in order:
 
 def add_arguments(p):
     p.add_argument("--out", required=True, help="directory for every artefact of the run")
-    p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
-    p.add_argument("--max-train-samples", type=int, default=10000, help="training subset size (default 10000)")
+    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    p.add_argument("--max-train-samples", type=int, default=20000, help="training subset size (default 20000)")
     p.add_argument("--board", default="pynq-z2", help="target board (default pynq-z2)")
     p.add_argument("--samples", type=int, default=100, help="verification inputs (default 100)")
 

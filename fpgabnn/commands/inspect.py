@@ -57,18 +57,26 @@ def _print_table(report: dict, out: Path) -> None:
 
     cfg = report["model_config"]
     table = Table(title=f"{cfg.get('name')} / {cfg.get('method')} - epoch {report['epoch']}, step {report['global_step']}")
-    for col in ("layer", "shape", "flips", "angle°", "q-error", "bimodality", "|w|≈±1", "scales (mean, neg)"):
-        table.add_column(col, justify="left" if col in ("layer", "shape", "scales (mean, neg)") else "right")
+    with_scales = any(layer["scales"] for layer in report["layers"])
+    columns = ["layer", "shape", "flips", "angle", "q-err", "BC", "near ±1"] + (["scales: mean/neg"] if with_scales else [])
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("layer", "shape") or col.startswith("scales") else "right",
+                         no_wrap=col in ("layer", "shape"), overflow="fold")
     for layer in report["layers"]:
-        scales = "; ".join(f"{s['name']} {s['mean']:.3g}, {s['negative_fraction']:.2f}" for s in layer["scales"])
-        table.add_row(
+        row = [
             layer["name"], "x".join(map(str, layer["shape"])), _fmt(layer["flip_rate"]), _fmt(layer["angle_deg"], ".1f"),
-            _fmt(layer["quant_error"]), _fmt(layer["bimodality"], ".2f"), _fmt(layer["near_pm1_fraction"], ".2f"), scales or "-",
-        )
-    console = Console()
+            _fmt(layer["quant_error"]), _fmt(layer["bimodality"], ".2f"), _fmt(layer["near_pm1_fraction"], ".2f"),
+        ]
+        if with_scales:
+            row.append(" ".join(f"{s['name']} {s['mean']:.3g}/{s['negative_fraction']:.0%}" for s in layer["scales"]) or "-")
+        table.add_row(*row)
+    import sys
+
+    console = Console(width=None if sys.stdout.isatty() else 120)  # piped/logged: no 80-column wrapping
     console.print(table)
-    console.print(f"overall flip rate {_fmt(report['flip_rate'])}, mean quantisation error {_fmt(report['quant_error'])}; "
-                  f"plots and inspect.json in {out}")
+    console.print(f"overall flip rate {_fmt(report['flip_rate'])}, mean quantisation error {_fmt(report['quant_error'])} "
+                  "(angle in degrees; BC: bimodality coefficient, > 0.56 suggests two modes; near ±1: fraction of "
+                  f"|w|/mean|w| within 0.25 of 1); plots and inspect.json in {out}")
 
 
 def _jsonable(value):

@@ -117,7 +117,8 @@ def _scales(module) -> list[dict]:
         v = t.detach().double().reshape(-1).cpu()
         out.append(
             {
-                "name": name,
+                "name": name.rsplit(".", 1)[-1],
+                "path": name,
                 "trainable": isinstance(t, torch.nn.Parameter) and t.requires_grad,
                 "numel": v.numel(),
                 "mean": float(v.mean()),

@@ -93,7 +93,7 @@ def plot_latent_histograms(layers: list) -> bytes:
         ax.set_title(f"{layer['name']}\nBC={layer['bimodality']:.2f}", fontsize="small")
         ax.axvline(-1, color="grey", ls=":", lw=0.8)
         ax.axvline(1, color="grey", ls=":", lw=0.8)
-        ax.set_xlabel("w / mean|w| (per channel)", fontsize="x-small")
+        ax.set_xlabel("w / mean|w| per channel (tails clipped to ±3)", fontsize="x-small")
     fig.tight_layout()
     return _png(fig)
 

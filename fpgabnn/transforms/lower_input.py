@@ -75,6 +75,34 @@ def pixel_map(model, chain, in_shape) -> np.ndarray:
     return result.astype(np.int64)
 
 
+class FlattenBeforeInputQuantizer(Transformation):
+    """input chain -> quantiser (4-D) -> Reshape/Flatten to 2-D  ==>  input chain -> Reshape -> quantiser.
+
+    A per-tensor quantiser is elementwise, so flattening first computes the same values; the input layer then
+    thresholds the flat vector and can fold over all of its elements (PE up to C*H*W) instead of C.
+    """
+
+    def apply(self, model):
+        try:
+            quant = input_chain(model)[-1]
+        except UserError:  # no float input chain (already lowered): LowerInputQuantizer reports real problems
+            return model, False
+        quantizer_info(model, quant)  # refuses per-channel scales, for which the swap would be wrong
+        flat = single_consumer(model, quant.output[0])
+        if flat is None or flat.op_type not in ("Reshape", "Flatten"):
+            return model, False
+        if len(model.get_tensor_shape(quant.output[0])) != 4 or len(model.get_tensor_shape(flat.output[0])) != 2:
+            return model, False
+        moved = model.make_new_valueinfo_name()
+        quant_in, final = quant.input[0], flat.output[0]
+        flat.input[0], flat.output[0] = quant_in, moved
+        quant.input[0], quant.output[0] = moved, final
+        nodes = model.graph.node
+        nodes.remove(flat)
+        nodes.insert(list(nodes).index(quant), flat)
+        return model.transform(InferShapes()).transform(InferDataTypes()), False
+
+
 class LowerInputQuantizer(Transformation):
     """Graph input -> normalisation -> first quantiser  ==>  [Transpose to NHWC] -> Thresholding -> [back] -> reshapes."""
 

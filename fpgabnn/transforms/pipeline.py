@@ -21,7 +21,7 @@ from fpgabnn.transforms.layout import (
     RemoveIdentities,
     RemoveStreamReshapes,
 )
-from fpgabnn.transforms.lower_input import LowerInputQuantizer
+from fpgabnn.transforms.lower_input import FlattenBeforeInputQuantizer, LowerInputQuantizer
 from fpgabnn.transforms.lower_matmul import LowerMatrixLayers
 from fpgabnn.transforms.lower_pool import LowerMaxPool
 from fpgabnn.transforms.tidy import tidy
@@ -46,6 +46,7 @@ class PrependPixelScale(Transformation):
 
 #: the lowering steps in order; each preserves the model's function exactly (tests check every step)
 LOWERING_STEPS = (
+    ("flatten_before_input_quantizer", FlattenBeforeInputQuantizer),
     ("lower_input_quantizer", LowerInputQuantizer),
     ("lower_matrix_layers", LowerMatrixLayers),
     ("lower_maxpool", LowerMaxPool),
