@@ -3,6 +3,8 @@ an NHWC->NCHW transpose before a flatten into the next MVAU's weight rows."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -119,6 +121,23 @@ class RemoveDeadNodes(Transformation):
         return model, False
 
 
+PROVENANCE_PREFIX = "fpgabnn.provenance."
+
+
+def record_provenance(model, tensor: str, source_tensor: str, scale: float) -> None:
+    """Remember that source_tensor (a tensor of the source model) = scale * tensor (a new tensor)."""
+    model.set_metadata_prop(PROVENANCE_PREFIX + tensor, json.dumps({"source": source_tensor, "scale": scale}))
+
+
+def provenance(model, tensor: str) -> tuple[str, float]:
+    """(source tensor, scale) with source = scale * tensor; (tensor, 1.0) when nothing was recorded."""
+    value = model.get_metadata_prop(PROVENANCE_PREFIX + tensor)
+    if value is None:
+        return tensor, 1.0
+    entry = json.loads(value)
+    return entry["source"], float(entry["scale"])
+
+
 class MoveScalarMulPastLayout(Transformation):
     """Mul(x, c) -> Reshape/Flatten/Transpose (or MaxPool when c > 0)  ==>  layout op -> Mul(., c).
 
@@ -143,6 +162,8 @@ class MoveScalarMulPastLayout(Transformation):
                 continue
             between = model.make_new_valueinfo_name()
             final = nxt.output[0]
+            # the source model's tensor ``final`` equals c * ``between``: keep that for verification
+            record_provenance(model, between, final, float(np.asarray(const).reshape(())))
             nxt.input[0] = mul.input[0]
             nxt.output[0] = between
             mul.input[0] = between

@@ -16,7 +16,7 @@ class LowerMaxPool(Transformation):
     """MaxPool(NCHW) on an integer tensor  ==>  Transpose -> MaxPool (hw, NHWC) -> Transpose."""
 
     def apply(self, model):
-        from fpgabnn.transforms.layout import MoveScalarMulPastLayout
+        from fpgabnn.transforms.layout import MoveScalarMulPastLayout, provenance
 
         model = model.transform(MoveScalarMulPastLayout())
         for node in model.graph.node:
@@ -34,11 +34,12 @@ class LowerMaxPool(Transformation):
             kernel = list(attrs["kernel_shape"])
             stride = list(attrs.get("strides", [1] * len(kernel)))  # ONNX default stride is 1
             a, b, out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name(), node.output[0]
+            src_name, src_scale = provenance(model, out)  # a scalar Mul may have been moved past the pool
             new = [
                 helper.make_node("Transpose", [node.input[0]], [a], perm=NCHW_TO_NHWC, name=f"{node.name}_to_nhwc"),
                 helper.make_node("MaxPool", [a], [b], domain=DOMAIN, name=f"{node.name}_hw", ifm_dim=[h, w],
                                  channels=c, kernel=kernel, stride=stride, dtype=dtype.name,
-                                 source_tensor=out, source_scale=1.0, source_layout="NCHW"),
+                                 source_tensor=src_name, source_scale=src_scale, source_layout="NCHW"),
                 helper.make_node("Transpose", [b], [out], perm=NHWC_TO_NCHW, name=f"{node.name}_to_nchw"),
             ]
             index = list(model.graph.node).index(node)
