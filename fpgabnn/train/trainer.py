@@ -316,6 +316,9 @@ class Trainer:
                     ckpt_io.save_checkpoint(self.out / "best.pt", data)
                 self._write_metrics(history, state["best"], None)
                 self.log(_epoch_line(row, c.epochs))
+                if self._interrupted:  # Ctrl-C during evaluation or saving: the epoch is complete and saved
+                    self.log(f"interrupted after epoch {epoch + 1}; --resume continues exactly from {self.out / 'last.pt'}")
+                    raise KeyboardInterrupt
 
         result = TrainResult(self.out, history, state["best"])
         if end_epoch == c.epochs and start_epoch <= end_epoch:
@@ -346,30 +349,36 @@ class Trainer:
         lr = schedule(global_step)
         bar = _progress(loader, f"epoch {epoch + 1}/{c.epochs}", self.progress)
         epoch_start_step = global_step
-        for b, (x, y) in enumerate(bar):
-            x, y = x.to(self.device), y.to(self.device)
-            if b == 0:
-                r0 = time.perf_counter()
-                rotation_update(model)
-                rotation_time = time.perf_counter() - r0
-            lr = schedule(global_step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            total = loss + _aux_loss(model, logits, y) if c.aux else loss
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            global_step += 1
-            with torch.no_grad():
-                loss_sum += loss.detach().double() * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-            if hasattr(bar, "set_postfix") and b % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.2e}")
+        try:
+            for b, (x, y) in enumerate(bar):
+                x, y = x.to(self.device), y.to(self.device)
+                if b == 0:
+                    r0 = time.perf_counter()
+                    rotation_update(model)
+                    rotation_time = time.perf_counter() - r0
+                lr = schedule(global_step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                total = loss + _aux_loss(model, logits, y) if c.aux else loss
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                global_step += 1
+                with torch.no_grad():
+                    loss_sum += loss.detach().double() * len(y)
+                    correct += int((logits.argmax(1) == y).sum())
+                    seen += len(y)
+                if hasattr(bar, "set_postfix") and b % 10 == 0:
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.2e}")
+                if self._interrupted:
+                    self._save_interrupted(state, epoch, epoch_start_step, global_step)
+        except RuntimeError:
+            # With --workers, Ctrl-C also ends the loader's worker processes: stop cleanly all the same.
             if self._interrupted:
                 self._save_interrupted(state, epoch, epoch_start_step, global_step)
+            raise
         train_time = time.perf_counter() - start
         val_loss, val_acc = self.evaluate(model, val_data) if val_data is not None else (float("nan"), float("nan"))
         row = {
