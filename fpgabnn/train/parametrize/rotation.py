@@ -47,7 +47,9 @@ def standardise(w: Tensor) -> Tensor:
     """(w - mean) / std over everything but the output channel (dim 0)."""
     flat = w.reshape(w.shape[0], -1)
     centred = flat - flat.mean(dim=1, keepdim=True)
-    std = centred.std(dim=1, keepdim=True) if flat.shape[1] > 1 else torch.ones_like(centred[:, :1])
+    n = flat.shape[1]
+    # unbiased std from the centred values (as torch.std computes it, without a second mean pass)
+    std = (centred.square().sum(dim=1, keepdim=True) / (n - 1)).sqrt() if n > 1 else torch.ones_like(centred[:, :1])
     return (centred / std.clamp_min(STD_EPS)).reshape(w.shape)
 
 
@@ -99,7 +101,7 @@ class RotationWeight(nn.Module):
         with torch.no_grad():
             rotated = (self.R1.T.to(w) @ w_s.reshape(-1, self.n1, self.n2) @ self.R2.to(w)).reshape(w.shape)
         alpha = self.alpha().to(w).reshape(-1, *([1] * (w.dim() - 1)))
-        return w_s + alpha * (rotated - w_s)
+        return torch.lerp(w_s, rotated, alpha)  # w_s + alpha * (rotated - w_s)
 
     @torch.no_grad()
     def update(self, w: Tensor) -> tuple[float, float]:
