@@ -132,3 +132,14 @@ def test_existing_foreign_directory_is_not_overwritten(brevitas_qonnx, tmp_path,
 def test_verify_bad_input(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
     assert "not an fpgabnn build" in capsys.readouterr().err
+
+
+def test_odd_top_name_becomes_a_safe_identifier(brevitas_qonnx, tmp_path):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path / "build"
+    hostile = 'top"; system("x"); //'
+    assert main(["build", str(path), "--pixel-range", "unit", "--top-name", hostile, "--out", str(out), "--json"]) == 0
+    sources = "".join((out / "hls" / f).read_text() for f in ("top.cpp", "top.h", "hls.tcl", "tb.cpp"))
+    assert hostile not in sources and 'system("x")' not in sources
+    meta = json.loads((out / "build.json").read_text())
+    assert meta["top_name"].isidentifier() and meta["top_name"] in sources
