@@ -53,6 +53,12 @@ class MaxPool(HWLayer):
         return self.get_nodeattr("pe")
 
     def exp_cycles(self):
+        """Non-overlapping windows stream the input once; overlapping ones (kernel > stride) are generated as
+        a sliding window and reduced, one window element per cycle (the HLS kernel's two modes)."""
+        (kh, kw), (sh, sw) = self.get_nodeattr("kernel"), self.get_nodeattr("stride")
+        if kh > sh or kw > sw:
+            oh, ow = self.ofm_dim()
+            return oh * ow * kh * kw * self.get_nodeattr("channels") // self.get_nodeattr("pe")
         return self.in_words()
 
     def check_folding(self):
