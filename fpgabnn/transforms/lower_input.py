@@ -75,6 +75,18 @@ def pixel_map(model, chain, in_shape) -> np.ndarray:
     return result.astype(np.int64)
 
 
+def _reapply_reshapes(model, chain, current: str, dtype, suffix: str, new_nodes: list) -> str:
+    """Append copies of the chain's Reshape/Flatten nodes acting on ``current``; they do not change values."""
+    for node in chain[:-1]:
+        if node.op_type in SHAPE_OPS:
+            out = model.make_new_valueinfo_name()
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out], name=f"{node.name}_{suffix}", **attrs))
+            model.set_tensor_datatype(out, dtype)
+            current = out
+    return current
+
+
 class FlattenBeforeInputQuantizer(Transformation):
     """input chain -> quantiser (4-D) -> Reshape/Flatten to 2-D  ==>  input chain -> Reshape -> quantiser.
 
@@ -129,13 +141,7 @@ class LowerInputQuantizer(Transformation):
         if flat_first:
             # an MLP flattens its input: reshape raw pixels on the host and threshold the flat vector, so the
             # layer folds over all N elements (PE up to N) and the stream keeps the (c, h, w) order of the weights
-            for node in chain[:-1]:
-                if node.op_type in SHAPE_OPS:
-                    out = model.make_new_valueinfo_name()
-                    new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out], name=f"{node.name}_raw",
-                                                      **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
-                    model.set_tensor_datatype(out, DataType["UINT8"])
-                    current = out
+            current = _reapply_reshapes(model, chain, current, DataType["UINT8"], "raw", new_nodes)
             channels, vec_shape = int(out_shape[1]), [1]
             if thresholds.shape[0] > 1:  # per input channel -> per flat position (c-major)
                 thresholds = np.repeat(thresholds, channels // in_channels, axis=0)
@@ -164,13 +170,7 @@ class LowerInputQuantizer(Transformation):
             model.set_tensor_datatype(nchw, info.dtype)
             current = nchw
             # re-apply the chain's reshapes on the integer tensor (they do not change values)
-            for node in chain[:-1]:
-                if node.op_type in SHAPE_OPS:
-                    out = model.make_new_valueinfo_name()
-                    new_nodes.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out], name=f"{node.name}_int",
-                                                      **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
-                    model.set_tensor_datatype(out, info.dtype)
-                    current = out
+            current = _reapply_reshapes(model, chain, current, info.dtype, "int", new_nodes)
         # restore the float value scale * q under the quantiser's output name
         if info.scale != 1.0:
             s_name = model.make_new_valueinfo_name()
