@@ -23,7 +23,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from fpgabnn.core.fileio import atomic_output_dir
+    from fpgabnn.core.fileio import atomic_output_dir, jsonable
     from fpgabnn.errors import UserError
     from fpgabnn.train import plots
     from fpgabnn.train.inspect import inspect_checkpoint
@@ -34,14 +34,14 @@ def run(args) -> int:
         raise UserError(f"{out} exists and is not an earlier inspect output; choose another --out")
     report = inspect_checkpoint(ckpt)
     with atomic_output_dir(out, overwrite=True) as tmp:
-        (tmp / "inspect.json").write_text(json.dumps(_jsonable(report), indent=1) + "\n")
+        (tmp / "inspect.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
         if report["layers"]:
             (tmp / "layers.png").write_bytes(plots.plot_layer_summary(report["layers"]))
             (tmp / "latent_hist.png").write_bytes(plots.plot_latent_histograms(report["layers"]))
             if any(layer["scales"] for layer in report["layers"]):
                 (tmp / "scales.png").write_bytes(plots.plot_scale_histograms(report["layers"]))
     if args.json:
-        print(json.dumps(_jsonable(report), indent=1))
+        print(json.dumps(jsonable(report), indent=1))
     else:
         _print_table(report, out)
     return 0
@@ -77,15 +77,3 @@ def _print_table(report: dict, out: Path) -> None:
     console.print(f"overall flip rate {_fmt(report['flip_rate'])}, mean quantisation error {_fmt(report['quant_error'])} "
                   "(angle in degrees; BC: bimodality coefficient, > 0.56 suggests two modes; near ±1: fraction of "
                   f"|w|/mean|w| within 0.25 of 1); plots and inspect.json in {out}")
-
-
-def _jsonable(value):
-    import math
-
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fpgabnn.core.fileio import atomic_write_bytes
+from fpgabnn.core.fileio import atomic_write_bytes, jsonable
 from fpgabnn.errors import UserError
 from fpgabnn.train import checkpoint as ckpt_io
 from fpgabnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
@@ -461,7 +461,7 @@ class Trainer:
             "best_val_acc": None if not math.isfinite(best) else best,
             "test": test,
         }
-        atomic_write_bytes(self.out / "metrics.json", (json.dumps(_jsonable(summary), indent=1) + "\n").encode())
+        atomic_write_bytes(self.out / "metrics.json", (json.dumps(jsonable(summary), indent=1) + "\n").encode())
         if not (plot and self.plots):
             return
         from fpgabnn.train.plots import plot_curves
@@ -539,13 +539,3 @@ def _epoch_line(row: dict, epochs: int) -> str:
         f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} | lr {row['lr']:.3g} | "
         f"flips {row.get('flip_rate', float('nan')):.3f} | {row['epoch_time']:.1f}s"
     )
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
