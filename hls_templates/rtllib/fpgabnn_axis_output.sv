@@ -59,7 +59,8 @@ wire out_free = !m_axis_tvalid_reg || m_axis_tready;
 wire emit = out_free && (end_reg ? (!is_final || s_flag_tvalid) : cnt_reg >= CNT_WIDTH'(PORT_WIDTH));
 wire [CNT_WIDTH-1:0] cnt_after = !emit ? cnt_reg :
                                  (is_final ? {CNT_WIDTH{1'b0}} : cnt_reg - CNT_WIDTH'(PORT_WIDTH));
-wire ready = !end_reg && cnt_reg <= CNT_WIDTH'(PORT_WIDTH);
+// room for a word once this cycle's beat has left (the next frame may start as the last beat leaves)
+wire ready = end_reg ? emit && is_final : cnt_after <= CNT_WIDTH'(PORT_WIDTH);
 wire s_fire = s_axis_tvalid && ready;
 wire [BUF_WIDTH-1:0] buf_shifted = emit ? buf_reg >> PORT_WIDTH : buf_reg;
 wire [BUF_WIDTH-1:0] word_placed = {{PORT_WIDTH{1'b0}}, s_axis_tdata} << cnt_after;
@@ -74,11 +75,11 @@ always @(posedge clk) begin
     if (emit) begin
         m_axis_tdata_reg <= buf_reg[PORT_WIDTH-1:0];
         m_axis_tlast_reg <= is_final && s_flag_tdata;
-        if (is_final) end_reg <= 1'b0;
     end
     if (out_free) m_axis_tvalid_reg <= emit;
     buf_reg <= s_fire ? buf_shifted | word_placed : buf_shifted;
     cnt_reg <= s_fire ? cnt_after + CNT_WIDTH'(DATA_WIDTH) : cnt_after;
+    if (emit && is_final) end_reg <= 1'b0;
     if (s_fire) begin
         if (word_reg == WORD_WIDTH'(FRAME_WORDS - 1)) begin
             word_reg <= 0;
