@@ -22,14 +22,14 @@ from fpgabnn.codegen.hls import TEMPLATE_ROOT
 from fpgabnn.codegen.rtl import load_manifest
 from fpgabnn.core.fileio import atomic_write_bytes
 from fpgabnn.deploy.driver import frames
-from fpgabnn.errors import UserError
+from fpgabnn.errors import SimulationError, UserError
 from fpgabnn.sim import tools
 from fpgabnn.sim.packing import check_range
 
 TESTBENCH = TEMPLATE_ROOT / "rtl" / "tb.cpp"
 
 
-class RtlSimError(RuntimeError):
+class RtlSimError(SimulationError):
     """The simulator could not be built or crashed (an internal failure, never a mismatch)."""
 
 
@@ -104,7 +104,9 @@ def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stal
     with tempfile.TemporaryDirectory(prefix="rtlsim_") as tmp:
         fin, fout, fstats = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stats.json"
         atomic_write_bytes(fin, frames.pack_values(x.reshape(n, -1), m["in_bits"], m["in_kind"], port).tobytes())
-        cmd = [str(binary), str(fin), str(fout), str(n), "--stats", str(fstats), "--timeout", str(timeout)]
+        ftl = Path(tmp) / "tlast.bin"
+        cmd = [str(binary), str(fin), str(fout), str(n), "--stats", str(fstats), "--timeout", str(timeout),
+               "--tlast-out", str(ftl)]
         if batch is not None:
             cmd += ["--batch", str(int(batch))]
         if stall_seed is not None:
@@ -130,6 +132,9 @@ def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stal
         raw = np.fromfile(fout, dtype=np.uint8)
         y = frames.unpack_values(raw, m["out_bits"], m["out_kind"], port, m["out_elems"])
         stats = json.loads(fstats.read_text())
+        tl = np.fromfile(ftl, dtype=np.uint8).reshape(n, m["out_beats"])
+        stats["tlast_frames"] = [int(f) for f in np.flatnonzero(tl[:, -1])]
+        stats["tlast_misplaced"] = int(tl[:, :-1].sum())
     stats["sim_build_seconds"] = round(build_s, 3)
     stats["sim_seconds"] = round(sim_s, 3)
     return y.reshape([n] + list(m["out_shape"][1:])), stats
