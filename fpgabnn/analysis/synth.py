@@ -38,7 +38,7 @@ from fpgabnn.errors import UserError
 FAMILIES = {"zynq-7000": "xc7", "zynq-ultrascale-plus": "xcup"}
 
 #: bump when the script or the counting changes, so cached results are not reused
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 3
 
 #: LUTs a cell occupies (UG474 Table 2-4 / UG574 Table 3-3 for the distributed RAM primitives)
 LUT_CELLS = {f"LUT{i}": 1 for i in range(1, 7)} | {"LUT6_2": 1, "INV": 1}
@@ -103,7 +103,7 @@ def count_cells(cells: dict) -> dict:
             slices[cell] = n
         elif cell in IGNORED_CELLS:
             continue
-        elif cell.startswith("$"):
+        elif cell.startswith("$") and not cell.startswith("$paramod"):  # $paramod...: a parametrised black box
             unmapped[cell] = n
         else:
             other[cell] = n
@@ -218,13 +218,15 @@ class SynthRequest:
 
     def script(self) -> str:
         def read(path: Path, lib: bool = False) -> str:
-            flags = (" -lib" if lib else "") + (" -sv" if Path(path).suffix == ".sv" else "")
+            # -defer: elaborate only with the parameters set (defaults may name memory files that do not exist)
+            flags = (" -lib -defer" if lib else " -defer") + (" -sv" if Path(path).suffix == ".sv" else "")
             return f"read_verilog{flags} -I . {Path(path).name}"
 
         lines = [read(p, lib=True) for p in self.blackboxes] + [read(p) for p in self.sources]
         if self.params:
             sets = " ".join(f"-set {n} {_param_literal(n, v)}" for n, v in self.params)
             lines.append(f"chparam {sets} {self.top}")
+        lines.append(f"hierarchy -check -top {self.top}")
         # Yosys 0.70 finds no mapping for a ROM marked rom_style "distributed" (Vivado's name for LUT-ROM);
         # "logic" is Yosys' name for the same thing
         lines.append('setattr -set rom_style "logic" a:rom_style=distributed')
