@@ -160,7 +160,29 @@ def mvau_points(rng, xnor: bool):
     return out
 
 
+def swg_points():
+    from fpgabnn.hw.base import bram18_for_memory
+    from fpgabnn.hw.sliding_window import SlidingWindowParams
+
+    out = []
+    # CNV's windows: conv1 (32x32x3, 8-bit, parallel or SIMD 3), conv2 (30x30x64), conv4 (12x12x128), conv6 (3x3x256)
+    for h, c, bits, simd, par in ((32, 3, 8, 3, 1), (32, 3, 8, 3, 0), (30, 64, 1, 16, 0), (30, 64, 1, 64, 0),
+                                  (12, 128, 1, 32, 0), (3, 256, 1, 4, 0), (3, 256, 1, 32, 0)):
+        k = 3
+        oh = h - k + 1
+        sw = SlidingWindowParams(**_base("SlidingWindow", simd * bits, (k * k * c if par else simd) * bits, bits, bits),
+                                 h=h, w=h, c=c, simd=simd, kh=k, kw=k, oh=oh, ow=oh, parallel=bool(par))
+        depth, width = sw.buffer_shape()
+        style = 1 if bram18_for_memory(depth, width) > 0 else 0
+        params = {"H": h, "W": h, "C": c, "SIMD": simd, "KH": k, "KW": k, "ELEM_BITS": bits, "PARALLEL": par,
+                  "RAM_STYLE": style}
+        out.append(Point("fpgabnn_swg", "sliding_window", params, sw,
+                         features={"in_width": simd * bits, "depth": depth, "parallel": par, "ram_style": style}))
+    return out
+
+
 GROUPS = {
+    "sliding_window": lambda rng: swg_points(),
     "fifo": lambda rng: fifo_points(),
     "dwc": lambda rng: dwc_points(),
     "ports": lambda rng: port_points(),
@@ -193,9 +215,15 @@ def run(groups, jobs, timeout):
             how = "cached" if res["cached"] else f"{res['seconds']:.0f} s"
             print(f"  [{i + 1}/{len(requests)}] {req.label}: {res['resources']['LUT']} LUT ({how})", file=sys.stderr)
 
-        results = synthesize_many(requests, jobs=jobs, timeout=timeout, progress=progress)
-    rows = []
+        results = synthesize_many(requests, jobs=jobs, timeout=timeout, progress=progress, keep_going=True)
+    rows, failed = [], []
     for p, res in zip(points, results):
+        if isinstance(res, Exception):
+            failed.append({"group": p.group, "module": p.module, "params": {k: v for k, v in p.params.items()
+                                                                            if not str(v).endswith(".memh")},
+                           "error": str(res)})
+            print(f"  FAILED {p.label}: {res}", file=sys.stderr)
+            continue
         y = res["resources"]
         rows.append({"group": p.group, "module": p.module, "params": {k: v for k, v in p.params.items()
                                                                       if not str(v).endswith(".memh")},
@@ -203,7 +231,7 @@ def run(groups, jobs, timeout):
                      "yosys": {"LUT": y["LUT"], "LUTRAM": y["LUTRAM"], "FF": y["FF"], "BRAM18": y["BRAM18"],
                                "BRAM36": y["BRAM36_tiles"], "DSP": y["DSP"], "CARRY4": y["slice_cells"].get("CARRY4", 0)},
                      "seconds": res["seconds"], "cached": res["cached"]})
-    return rows
+    return rows, failed
 
 
 def _err(a, y):
@@ -327,6 +355,9 @@ def markdown(data) -> str:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         lines.append(f"| {r['group']} | {params} | {y['LUT']:,} | {a['LUT']:,} | {e('LUT')} | {y['LUTRAM']:,} | "
                      f"{y['FF']:,} | {a['FF']:,} | {e('FF')} | {y['BRAM36']:g} | {a['BRAM36']:g} | {y['DSP']} |")
+    if data.get("failed"):
+        lines += ["", "## Points Yosys could not synthesise", ""]
+        lines += [f"- {r['group']} {r['params']}: {r['error']}" for r in data["failed"]]
     lines += ["", "![Yosys vs analytic](yosys_calibration.png)", ""]
     return "\n".join(lines)
 
@@ -343,13 +374,14 @@ def main(argv=None):
     if unknown:
         ap.error(f"unknown group {unknown[0]}; choose from {', '.join(GROUPS)}")
     start = time.time()
-    rows = run(groups, args.jobs, args.timeout)
+    rows, failed = run(groups, args.jobs, args.timeout)
     out = Path(args.out)
     previous = {}
     if out.with_suffix(".json").is_file() and args.only:  # keep the other groups' points
         previous = json.loads(out.with_suffix(".json").read_text())
         rows = [r for r in previous.get("points", []) if r["group"] not in groups] + rows
-    data = {"tool": find_yosys().version.split(" (")[0], "family": "xc7", "points": rows,
+        failed = [r for r in previous.get("failed", []) if r["group"] not in groups] + failed
+    data = {"tool": find_yosys().version.split(" (")[0], "family": "xc7", "points": rows, "failed": failed,
             "summary": summary(rows), "fits": fit(rows), "wall_seconds": round(time.time() - start, 1)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")

@@ -311,9 +311,11 @@ def synthesize(req: SynthRequest, timeout: float = 3600.0, use_cache: bool = Tru
     return {**result, "cached": False}
 
 
-def synthesize_many(requests: list, jobs: int = 2, timeout: float = 3600.0, progress=None) -> list:
+def synthesize_many(requests: list, jobs: int = 2, timeout: float = 3600.0, progress=None,
+                    keep_going: bool = False) -> list:
     """``synthesize`` for every request, at most ``jobs`` Yosys processes at once; results in request order.
-    ``progress(i, request, result)`` is called as each one finishes."""
+    ``progress(i, request, result)`` is called as each one finishes. A failure stops the rest, unless
+    ``keep_going``: then its result is the SynthesisFailed exception."""
     if not requests:
         return []
     find_yosys()  # fail fast (and compile yowasp once) before starting workers
@@ -323,7 +325,13 @@ def synthesize_many(requests: list, jobs: int = 2, timeout: float = 3600.0, prog
         futures = {pool.submit(synthesize, r, timeout): i for i, r in enumerate(requests)}
         for fut in concurrent.futures.as_completed(futures):
             i = futures[fut]
-            results[i] = fut.result()
+            try:
+                results[i] = fut.result()
+            except SynthesisFailed as err:
+                if not keep_going:
+                    raise
+                results[i] = err
+                continue
             if progress:
                 progress(i, requests[i], results[i])
     finally:  # on a failure, do not start the requests still queued

@@ -154,3 +154,14 @@ def test_yosys_error_is_reported_in_one_line(tmp_path, monkeypatch):
 def test_missing_source_is_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         synth.synthesize(synth.SynthRequest("x", (tmp_path / "x.v",), "xc7"))
+
+
+def test_keep_going_returns_the_failure_in_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPGABNN_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "broken.v"
+    src.write_text("module broken(input wire a, output wire y); assign y = ; endmodule\n")
+    req = synth.SynthRequest("broken", (src,), "xc7")
+    with pytest.raises(synth.SynthesisFailed):
+        synth.synthesize_many([req])
+    [res] = synth.synthesize_many([req], keep_going=True)
+    assert isinstance(res, synth.SynthesisFailed)
