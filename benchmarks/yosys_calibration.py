@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fpgabnn.analysis.synth import SynthRequest, find_yosys, synthesize_many  # noqa: E402
+from fpgabnn.analysis.synth import SynthRequest, find_yosys, sources_for, synthesize_many  # noqa: E402
 from fpgabnn.codegen.memh import memh_text  # noqa: E402
 
 RTLLIB = ROOT / "hls_templates" / "rtllib"
@@ -209,7 +209,7 @@ def run(groups, jobs, timeout):
                 path = Path(tmp) / name
                 path.write_text(memh_text(np.asarray(values), bits))
                 files.append(path)
-            requests.append(SynthRequest(p.module, sources, "xc7", tuple(p.params.items()), tuple(files), label=p.label))
+            requests.append(SynthRequest(p.module, sources_for(p.module, sources), "xc7", tuple(p.params.items()), tuple(files), label=p.label))
 
         def progress(i, req, res):
             how = "cached" if res["cached"] else f"{res['seconds']:.0f} s"

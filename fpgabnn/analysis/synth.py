@@ -244,6 +244,30 @@ class SynthRequest:
         return h.hexdigest()[:32]
 
 
+_MODULE_DEF = re.compile(r"^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)", re.M)
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+
+
+def sources_for(top: str, files) -> tuple:
+    """The files ``top`` needs: the one defining it and, transitively, those defining modules it instantiates
+    (so a cached layer is not invalidated by an edit to an unrelated module). Files defining no module
+    (headers) are always kept."""
+    texts = {Path(f): _COMMENTS.sub("", Path(f).read_text(errors="replace")) for f in files}
+    defined = {name: f for f, t in texts.items() for name in _MODULE_DEF.findall(t)}
+    need, todo = set(), [top]
+    while todo:
+        name = todo.pop()
+        f = defined.get(name)
+        if f is None or f in need:
+            continue
+        need.add(f)
+        body = texts[f]
+        # an instance: NAME #(...) inst (...)  or  NAME inst [range] (...)
+        todo += [m for m in defined if m != name and re.search(
+            rf"\b{re.escape(m)}\s*(#|[A-Za-z_][A-Za-z0-9_]*\s*(\[[^\]]*\]\s*)?\()", body)]
+    return tuple(f for f in texts if f in need or not _MODULE_DEF.search(texts[f]))
+
+
 def cache_dir() -> Path:
     """Where synthesis results are kept: $FPGABNN_CACHE_DIR/yosys, else $XDG_CACHE_HOME/fpgabnn/yosys."""
     root = os.environ.get("FPGABNN_CACHE_DIR")

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from fpgabnn.analysis.synth import SynthRequest, family_for, synthesize_many
+from fpgabnn.analysis.synth import SynthRequest, family_for, sources_for, synthesize_many
 from fpgabnn.core.fileio import atomic_write_bytes, jsonable
 from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
@@ -145,7 +145,7 @@ def estimate_build(build_dir: Path, jobs: int = 2, timeout: float = 3600.0, prog
     board = load_board(meta["board"])
     family = family_for(board)
     others = tuple(f for f in man["files"] if f != man["top_file"])
-    requests = [SynthRequest(layer["module"], tuple(man["files"]), family, tuple(sorted(layer["params"].items())),
+    requests = [SynthRequest(layer["module"], sources_for(layer["module"], man["files"]), family, tuple(sorted(layer["params"].items())),
                              tuple(layer["memory_files"]), label=f"layer {layer['name']}")
                 for layer in man["layers"]]
     # black boxes are derived with their parameters, which opens their memory files: the top needs them all

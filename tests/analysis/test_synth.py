@@ -165,3 +165,14 @@ def test_keep_going_returns_the_failure_in_place(tmp_path, monkeypatch):
         synth.synthesize_many([req])
     [res] = synth.synthesize_many([req], keep_going=True)
     assert isinstance(res, synth.SynthesisFailed)
+
+
+def test_sources_for_takes_only_the_modules_a_top_needs(tmp_path):
+    files = {"a.sv": "module a; b #(.N(1)) u (); endmodule\n", "b.sv": "module b #(parameter N = 1) (); c u2 (); endmodule\n",
+             "c.v": "// module z\nmodule c(); endmodule\n", "d.sv": "module d; a u (); endmodule\n",
+             "defs.vh": "`define W 8\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    paths = [tmp_path / n for n in files]
+    assert [p.name for p in synth.sources_for("a", paths)] == ["a.sv", "b.sv", "c.v", "defs.vh"]
+    assert [p.name for p in synth.sources_for("c", paths)] == ["c.v", "defs.vh"]
