@@ -58,7 +58,8 @@ generate
     end
 endgenerate
 
-// a skid register keeps s_axis_tready a register at the port
+// a skid register keeps s_axis_tready a register at the port; no beat is taken while in reset
+wire                  port_tready;
 wire [PORT_WIDTH-1:0] beat_tdata;
 wire                  beat_tvalid;
 wire                  beat_tlast;
@@ -66,7 +67,7 @@ wire                  beat_tready;
 
 fpgabnn_axis_register #(.DATA_WIDTH(PORT_WIDTH), .LAST_ENABLE(1)) port_reg (
     .clk(clk), .rst(rst),
-    .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+    .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid && !rst), .s_axis_tready(port_tready),
     .s_axis_tlast(s_axis_tlast),
     .m_axis_tdata(beat_tdata), .m_axis_tvalid(beat_tvalid), .m_axis_tready(beat_tready),
     .m_axis_tlast(beat_tlast)
@@ -95,6 +96,7 @@ wire [CNT_WIDTH-1:0]  beat_count = last_beat ? CNT_WIDTH'(LAST_BITS) : CNT_WIDTH
 wire [BUF_WIDTH-1:0]  buf_shifted = emit ? buf_reg >> DATA_WIDTH : buf_reg;
 wire [BUF_WIDTH-1:0]  beat_placed = {{DATA_WIDTH{1'b0}}, beat_bits} << cnt_after;
 
+assign s_axis_tready = port_tready && !rst;
 assign beat_tready = take && !fill_reg;
 assign m_axis_tdata = m_axis_tdata_reg;
 assign m_axis_tvalid = m_axis_tvalid_reg;

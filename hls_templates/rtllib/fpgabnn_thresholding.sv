@@ -102,7 +102,7 @@ generate
         wire [PE*NT*TW-1:0] thr = thr_rom[row];
         for (p = 0; p < PE; p = p + 1) begin : g_lane
             wire [IN_BITS-1:0] x_raw = s_axis_tdata[p*IN_BITS +: IN_BITS];
-            wire signed [TW-1:0] x = IN_SIGNED ? $signed({x_raw[IN_BITS-1], x_raw}) : $signed({1'b0, x_raw});
+            wire signed [TW-1:0] x = IN_SIGNED ? TW'($signed(x_raw)) : $signed(TW'(x_raw));
             wire [NT-1:0] ge;
             for (i = 0; i < NT; i = i + 1) begin : g_cmp
                 assign ge[i] = x >= $signed(thr[(p*NT+i)*TW +: TW]);

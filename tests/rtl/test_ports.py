@@ -13,7 +13,7 @@ from tests.rtl.conftest import RTLLIB
 
 HERE = Path(__file__).parent
 # (input port, output port, layer word bits, words per frame)
-CASES = [(64, 64, 8, 98), (64, 64, 24, 10), (64, 128, 784, 1), (32, 64, 10, 3), (128, 64, 16, 49)]
+CASES = [(64, 64, 8, 784), (64, 64, 8, 98), (64, 64, 24, 10), (64, 128, 784, 1), (32, 64, 10, 3), (128, 64, 16, 49)]
 
 
 def _dut(rtl, p_in, p_out, w, words):
