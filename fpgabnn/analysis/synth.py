@@ -18,6 +18,7 @@ parameters), so only changed layers are synthesised again; independent requests 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import hashlib
 import json
@@ -214,12 +215,15 @@ class SynthRequest:
     params: tuple = ()  # ((name, value), ...)
     data_files: tuple = ()
     blackboxes: tuple = ()
+    #: names of sources read with -mem2reg (see _MEMINIT_ERROR)
+    mem2reg: tuple = ()
     label: str = field(default="", compare=False)
 
     def script(self) -> str:
         def read(path: Path, lib: bool = False) -> str:
             # -defer: elaborate only with the parameters set (defaults may name memory files that do not exist)
             flags = (" -lib -defer" if lib else " -defer") + (" -sv" if Path(path).suffix == ".sv" else "")
+            flags += " -mem2reg" if Path(path).name in self.mem2reg else ""
             return f"read_verilog{flags} -I . {Path(path).name}"
 
         lines = [read(p, lib=True) for p in self.blackboxes] + [read(p) for p in self.sources]
@@ -227,8 +231,9 @@ class SynthRequest:
             sets = " ".join(f"-set {n} {_param_literal(n, v)}" for n, v in self.params)
             lines.append(f"chparam {sets} {self.top}")
         lines.append(f"hierarchy -check -top {self.top}")
-        # Yosys 0.70 finds no mapping for a ROM marked rom_style "distributed" (Vivado's name for LUT-ROM);
-        # "logic" is Yosys' name for the same thing
+        # Yosys 0.70 finds no mapping for a ROM marked rom_style (or ram_style) "distributed", Vivado's name for
+        # LUT-ROM; "logic" is Yosys' name for the same thing (a ROM in LUTs is logic)
+        lines.append("setattr -unset ram_style a:rom_style=distributed")
         lines.append('setattr -set rom_style "logic" a:rom_style=distributed')
         flatten = "" if self.blackboxes else " -flatten"
         lines.append(f"synth_xilinx -family {self.family} -top {self.top}{flatten} -noiopad -noclkbuf")
@@ -285,7 +290,24 @@ def _check_inputs(req: SynthRequest) -> None:
         raise UserError(f"two input files share the name {dup[0]}; RTL files must have unique names")
 
 
+#: Yosys cannot evaluate an initial block that copies one memory into another (a ROM filled from a
+#: $readmemh'd array, as Vivado accepts); reading that file with -mem2reg turns the arrays into constants
+_MEMINIT_ERROR = re.compile(r"Non-constant data .* in memory initialization \S*?([A-Za-z0-9_.\-]+\.s?v):\d+")
+
+
 def _run(req: SynthRequest, tool: Yosys, timeout: float) -> dict:
+    """One Yosys run; on the memory-initialisation limitation, once more with -mem2reg for the file it names."""
+    try:
+        return _run_once(req, tool, timeout)
+    except SynthesisFailed as err:
+        m = _MEMINIT_ERROR.search(str(err))
+        if not m or m.group(1) in req.mem2reg or m.group(1) not in {Path(p).name for p in req.sources}:
+            raise
+        result = _run_once(dataclasses.replace(req, mem2reg=req.mem2reg + (m.group(1),)), tool, timeout)
+        return {**result, "mem2reg": [*req.mem2reg, m.group(1)]}
+
+
+def _run_once(req: SynthRequest, tool: Yosys, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="fpgabnn-yosys-") as tmp:
         work = Path(tmp)
         for p in (*req.blackboxes, *req.sources, *req.data_files):
