@@ -226,18 +226,19 @@ def verdict(result: dict) -> str:
     return f"OVER BUDGET: does NOT fit {result['board']} ({result['part']}): {over} (Yosys)"
 
 
-def render_text(result: dict, width: int = 150) -> str:
+def render_text(result: dict, width: int = 160) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Yosys synth_xilinx -family {result['family']} vs analytic estimate "
-                        f"(diff = (analytic - Yosys) / Yosys; BRAM36 = 36 Kb tiles)", box=box.SIMPLE_HEAD)
+    table = Table(title=f"Yosys synth_xilinx -family {result['family']} (Y) vs analytic estimate (est); "
+                        "diff = (est - Y) / Y; BRAM36 in 36 Kb tiles", box=box.SIMPLE_HEAD)
     table.add_column("layer", no_wrap=True)
     table.add_column("op", no_wrap=True)
     for k in COMPARED:
-        for sub in ("yosys", "est", "diff"):
-            table.add_column(f"{k} {sub}", justify="right", no_wrap=True)
+        short = "BRAM" if k == "BRAM36" else k
+        for sub in ("Y", "est", "diff"):
+            table.add_column(f"{short} {sub}" if sub == "Y" else sub, justify="right", no_wrap=True)
     rows = table_rows(result)
     n = len(result["layers"])
     for i, row in enumerate(rows):
