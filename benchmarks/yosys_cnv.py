@@ -88,6 +88,39 @@ def evaluate(label: str, build_args: list, samples: int, jobs: int, always_sim: 
     return row
 
 
+#: finn-plus names CNV's sliding windows ConvolutionInputGenerator_rtl_0..7, two of which feed its max-pools
+#: (left at finn-plus's default, fully parallel); the published file's six windows are the convolutions'
+FINN_PLUS_SWG = [0, 1, 3, 4, 6, 7]
+
+
+def finn_plus_folding(published: dict) -> dict:
+    """FINN's published (pre-1.0 names) CNV-W1A1 folding in finn-plus 1.6's node names."""
+    out = {"Defaults": {}}
+    for name, cfg in published.items():
+        kind, _, idx = name.rpartition("_")
+        if kind == "MatrixVectorActivation":
+            out[f"MVAU_hls_{idx}"] = dict(cfg)
+        elif kind == "ConvolutionInputGenerator":
+            out[f"ConvolutionInputGenerator_rtl_{FINN_PLUS_SWG[int(idx)]}"] = {"SIMD": cfg["SIMD"]}
+        elif kind == "Thresholding_Batch":
+            out[f"Thresholding_rtl_{idx}"] = {"PE": cfg["PE"]}
+    return out
+
+
+def run_finn_plus(python: str, published_path: Path) -> dict:
+    """finn-plus's own estimates (benchmarks/finn_plus_flow.py in its venv) for the same folding."""
+    translated = BUILDS / "finn_plus_cnv-w1a1_folding.json"
+    translated.write_text(json.dumps(finn_plus_folding(json.loads(Path(published_path).read_text())), indent=1))
+    p = subprocess.run([python, str(ROOT / "benchmarks" / "finn_plus_flow.py"), str(MODEL), "--folding",
+                        str(translated), "--board", "pynq-z2"], capture_output=True, text=True, cwd=ROOT)
+    rec = _json(p.stdout) or {"ok": False, "error": p.stderr.strip().splitlines()[-1:]}
+    keep = ("ok", "tool_version", "estimated_fps", "max_cycles", "max_cycles_node", "LUT", "BRAM_18K", "BRAM36",
+            "DSP", "error")
+    return {**{k: rec.get(k) for k in keep},
+            "layers": [{k: lay.get(k) for k in ("name", "PE", "SIMD", "cycles", "LUT", "BRAM_18K")}
+                       for lay in rec.get("layers", [])]}
+
+
 def why_below(row: dict, goal: float) -> str | None:
     """Which layer and which resource keep a design below ``goal`` fps."""
     if "analytic" not in row:
@@ -130,6 +163,14 @@ def markdown(data: dict) -> str:
             L.append(f"\n- {r['label']}: {r.get('error') or r.get('rtlsim_error')}")
         if r.get("diagnosis"):
             L.append(f"\n- {r['label']}: {r['diagnosis']}")
+    for r in data["runs"]:
+        fp = r.get("finn_plus")
+        if not fp:
+            continue
+        L += ["", f"finn-plus {fp.get('tool_version')} estimates for the same folding (its analytic models, "
+                  f"HLS MVAUs): {fp.get('estimated_fps') or 0:,.0f} fps (II {fp.get('max_cycles') or 0:,} cycles at "
+                  f"{fp.get('max_cycles_node')}), {fp.get('LUT') or 0:,.0f} LUT, {fp.get('BRAM36')} BRAM36, "
+                  f"{fp.get('DSP')} DSP." if fp.get("ok") else f"finn-plus failed: {fp.get('error')}"]
     p = PUBLISHED
     L += ["", f"Published on the board: FINN (its folding) {p['finn_fps']:,} fps; BNN-PYNQ {p['bnn_pynq_fps']:,} fps "
               f"with {p['bnn_pynq_lut']:,} LUT and {p['bnn_pynq_bram']} BRAM tiles (Vivado).", ""]
@@ -158,6 +199,8 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=20, help="frames streamed through rtlsim per build")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--all", action="store_true", help="try every target, not only down to the first that fits")
+    ap.add_argument("--finn-plus-python", help="python of the finn-plus venv (benchmarks/setup_finn_plus.sh), to run "
+                                               "finn-plus's estimates for the FINN folding too")
     args = ap.parse_args(argv)
     if not MODEL.is_file():
         sys.exit(f"{MODEL} is missing; run python benchmarks/finn_plus_models.py --only cnv_w1a1 first")
@@ -173,6 +216,8 @@ def main(argv=None):
             break
     if args.finn_folding:
         row = evaluate("finn_folding", ["--folding", Path(args.finn_folding).resolve()], args.samples, args.jobs, True)
+        if args.finn_plus_python:
+            row["finn_plus"] = run_finn_plus(args.finn_plus_python, Path(args.finn_folding))
         runs.append(row)
     fitting = [r for r in runs if r.get("fits_shell") and (r.get("rtlsim") or {}).get("bit_exact")]
     best = max(fitting, key=lambda r: r["rtlsim"]["fps"], default=None)
