@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fpgabnn.analysis.synth import SynthRequest, find_yosys, sources_for, synthesize_many  # noqa: E402
+from fpgabnn.analysis.synth import SynthesisFailed, SynthRequest, cached, find_yosys, sources_for, synthesize_many  # noqa: E402
 from fpgabnn.codegen.memh import memh_text  # noqa: E402
 
 RTLLIB = ROOT / "hls_templates" / "rtllib"
@@ -181,14 +181,16 @@ def swg_points():
     return out
 
 
+#: in this order: the memory contents come from one random stream, so a point's inputs (and its cache key)
+#: do not depend on which groups a run selects
 GROUPS = {
-    "sliding_window": lambda rng: swg_points(),
-    "fifo": lambda rng: fifo_points(),
-    "dwc": lambda rng: dwc_points(),
-    "ports": lambda rng: port_points(),
-    "thresholding": thresholding_points,
     "mvau_xnor": lambda rng: mvau_points(rng, True),
+    "sliding_window": lambda rng: swg_points(),
     "mvau_int8": lambda rng: mvau_points(rng, False),
+    "thresholding": thresholding_points,
+    "dwc": lambda rng: dwc_points(),
+    "fifo": lambda rng: fifo_points(),
+    "ports": lambda rng: port_points(),
 }
 
 
@@ -197,9 +199,9 @@ def _analytic(point) -> dict:
     return {"LUT": r["LUT"], "FF": r["FF"], "BRAM36": r["BRAM18"] / 2, "DSP": r["DSP"]}
 
 
-def run(groups, jobs, timeout):
+def run(groups, jobs, timeout, cached_only=False):
     rng = np.random.default_rng(2026)
-    points = [p for g in groups for p in GROUPS[g](rng)]
+    points = [p for g, make in GROUPS.items() for p in make(rng) if g in groups]
     sources = tuple(sorted(RTLLIB.glob("*.sv")) + sorted(RTLLIB.glob("*.v")))
     with tempfile.TemporaryDirectory(prefix="fpgabnn-cal-") as tmp:
         requests = []
@@ -215,7 +217,10 @@ def run(groups, jobs, timeout):
             how = "cached" if res["cached"] else f"{res['seconds']:.0f} s"
             print(f"  [{i + 1}/{len(requests)}] {req.label}: {res['resources']['LUT']} LUT ({how})", file=sys.stderr)
 
-        results = synthesize_many(requests, jobs=jobs, timeout=timeout, progress=progress, keep_going=True)
+        if cached_only:  # report what has been synthesised so far
+            results = [cached(r) or SynthesisFailed("not synthesised yet (--cached-only)") for r in requests]
+        else:
+            results = synthesize_many(requests, jobs=jobs, timeout=timeout, progress=progress, keep_going=True)
     rows, failed = [], []
     for p, res in zip(points, results):
         if isinstance(res, Exception):
@@ -368,13 +373,14 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--out", default=str(RESULTS / "yosys_calibration"))
+    ap.add_argument("--cached-only", action="store_true", help="report the points already synthesised, run none")
     args = ap.parse_args(argv)
     groups = args.only.split(",") if args.only else list(GROUPS)
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         ap.error(f"unknown group {unknown[0]}; choose from {', '.join(GROUPS)}")
     start = time.time()
-    rows, failed = run(groups, args.jobs, args.timeout)
+    rows, failed = run(groups, args.jobs, args.timeout, args.cached_only)
     out = Path(args.out)
     previous = {}
     if out.with_suffix(".json").is_file() and args.only:  # keep the other groups' points

@@ -336,18 +336,26 @@ def _run_once(req: SynthRequest, tool: Yosys, timeout: float) -> dict:
             "resources": count_cells(cells), "seconds": round(seconds, 2), "tool": tool.version}
 
 
+def cached(req: SynthRequest) -> dict | None:
+    """The cached result of ``req``, or None when it has not been synthesised with these inputs."""
+    tool = find_yosys()
+    _check_inputs(req)
+    path = cache_dir() / f"{req.key(tool)}.json"
+    try:
+        return {**json.loads(path.read_text()), "cached": True}
+    except (OSError, ValueError):  # absent, or a damaged entry (recomputed)
+        return None
+
+
 def synthesize(req: SynthRequest, timeout: float = 3600.0, use_cache: bool = True) -> dict:
     """Cell counts and resources of one request (from the cache when its inputs are unchanged)."""
+    hit = cached(req) if use_cache else None
+    if hit is not None:
+        return hit
     tool = find_yosys()
     _check_inputs(req)
     key = req.key(tool)
     path = cache_dir() / f"{key}.json"
-    if use_cache and path.is_file():
-        try:
-            result = json.loads(path.read_text())
-            return {**result, "cached": True}
-        except ValueError:
-            pass  # a damaged entry is recomputed
     result = _run(req, tool, timeout)
     result["key"] = key
     try:
