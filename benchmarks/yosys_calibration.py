@@ -127,11 +127,13 @@ def thresholding_points(rng):
     return out
 
 
-def mvau_points(rng, xnor: bool):
+def mvau_points(rng, xnor: bool, cnv: bool = False):
     from fpgabnn.hw.mvau import MVAUParams, resolve_ram_style
 
     out = []
-    if xnor:  # CNV conv2-like: 3x3x64 -> 64 channels; and a deeper fc-like shape for block RAM
+    if cnv:  # CNV's conv2/conv3 at ~15k fps: very wide SIMD, shallow LUT-ROM
+        grid, in_bits = [(576, 64, 8, 576), (576, 128, 8, 288)], 1
+    elif xnor:  # CNV conv2-like: 3x3x64 -> 64 channels; and a deeper fc-like shape for block RAM
         grid = [(576, 64, pe, simd) for pe in (2, 8, 32) for simd in (8, 32, 64)] + [(1152, 128, 4, 32), (256, 512, 8, 16)]
         in_bits = 1
     else:  # CNV conv1: 3x3x3 8-bit pixels -> 64 channels
@@ -153,7 +155,8 @@ def mvau_points(rng, xnor: bool):
         analytic = MVAUParams(**_base("MVAU", simd * in_bits, pe, in_bits, 1, nf * sf), mw=mw, mh=mh, pe=pe,
                               simd=simd, nf=nf, sf=sf, xnor=xnor, acc_bits=acc, act="threshold", thr_bits=thr_bits,
                               ram_style=style)
-        out.append(Point("fpgabnn_mvau", "mvau_xnor" if xnor else "mvau_int8", params, analytic,
+        out.append(Point("fpgabnn_mvau", "mvau_xnor_cnv" if cnv else "mvau_xnor" if xnor else "mvau_int8", params,
+                         analytic,
                          ((params["WEIGHT_FILE"], weights, 1), (params["THRESH_FILE"], thr, thr_bits)),
                          {"pe": pe, "simd": simd, "lanes": pe * simd, "depth": nf * sf, "ram_style": style,
                           "mw": mw, "mh": mh}))
@@ -191,6 +194,7 @@ GROUPS = {
     "dwc": lambda rng: dwc_points(),
     "fifo": lambda rng: fifo_points(),
     "ports": lambda rng: port_points(),
+    "mvau_xnor_cnv": lambda rng: mvau_points(rng, True, cnv=True),
 }
 
 
@@ -270,13 +274,21 @@ def fit(rows) -> dict:
         fits[name] = {"columns": cols, "coef": [round(float(c), 3) for c in coef],
                       "mean_abs_err_pct_after": round(100 * float(np.mean(rel)), 1), "points": len(y)}
 
-    g = [r for r in rows if r["group"] == "mvau_xnor"]
-    if g:  # LUT = a + lanes * b + distributed weight bits * c
-        X = [[1, r["features"]["lanes"], r["features"]["lanes"] * math.ceil(r["features"]["depth"] / 64)
-              * (r["features"]["ram_style"] == "distributed")] for r in g]
-        lsq("mvau_xnor.LUT", X, [r["yosys"]["LUT"] for r in g], ["const", "lanes", "lutrom_lanes_x_depth/64"])
-        X = [[1, r["features"]["lanes"], r["features"]["pe"]] for r in g]
-        lsq("mvau_xnor.FF", X, [r["yosys"]["FF"] for r in g], ["const", "lanes", "pe"])
+    g = [r for r in rows if r["group"] in ("mvau_xnor", "mvau_xnor_cnv")]
+    if g:  # LUT = a + b lanes + c PE*acc + d LUT-ROM lanes (log2(depth) - 3) / 3 (<= 64 words), ceil(depth/64) beyond
+        def rom(f):
+            if f["ram_style"] != "distributed":
+                return 0
+            d = f["depth"]
+            return f["lanes"] * (math.ceil(d / 64) if d > 64 else max(0.0, (math.log2(d) - 3) / 3))
+
+        def pe_acc(r):
+            return r["features"]["pe"] * math.ceil(math.log2(r["features"]["mw"] + 1))
+
+        X = [[1, r["features"]["lanes"], pe_acc(r), rom(r["features"])] for r in g]
+        lsq("mvau_xnor.LUT", X, [r["yosys"]["LUT"] for r in g], ["const", "lanes", "pe_x_acc", "lutrom_lanes_x_depth_term"])
+        X = [[1, r["features"]["lanes"], pe_acc(r)] for r in g]
+        lsq("mvau_xnor.FF", X, [r["yosys"]["FF"] for r in g], ["const", "lanes", "pe_x_acc"])
     g = [r for r in rows if r["group"] == "mvau_int8"]
     if g:
         X = [[1, r["features"]["lanes"], r["features"]["pe"]] for r in g]

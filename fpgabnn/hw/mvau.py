@@ -79,22 +79,28 @@ class MVAUParams(HWParams):
 
     def resources(self):
         """LUT/FF re-fitted to Yosys synth_xilinx of hls_templates/rtllib/fpgabnn_mvau.sv (Yosys synth_xilinx fit,
-        benchmarks/results/yosys_calibration.md; least squares over PE x SIMD grids, mean error ~15% XNOR, ~13%
-        8-bit): a constant of control and ping-pong buffer, a cost per MAC lane (XNOR: popcount tree with the
-        XNOR folded in; integer: a conditional add per input bit), per PE accumulator/threshold bits, and one
-        LUT6 per 64 words of each LUT-ROM weight bit. The form follows FINN-R (Blott et al., TRETS 2018, 4.2).
-        Weight memory in BRAM: PE memories of NF*SF words of exactly SIMD bits (UG473 aspect ratios)."""
+        benchmarks/results/yosys_calibration.md; least squares over PE x SIMD grids, mean error ~7% LUT XNOR,
+        ~13% 8-bit, ~30% FF): a constant of control and ping-pong buffer, a cost per MAC lane (XNOR: popcount
+        tree with the XNOR folded in; integer: a conditional add per input bit), per PE accumulator/threshold
+        bits, and the LUT-ROM of distributed weights (a ROM of <= 8 words folds into the XNOR's LUT; each doubling
+        beyond costs a third of a LUT per lane, one LUT6 per 64 words beyond 64). The form follows FINN-R
+        (Blott et al., TRETS 2018, 4.2). Weight memory in BRAM: PE memories of NF*SF words of exactly SIMD bits
+        (UG473 aspect ratios)."""
         pe, simd, acc = self.pe, self.simd, self.acc_bits
         depth, width = self.tiles, simd
         block = self.ram_style == "block"
         bram = pe * bram18_for_memory(depth, width) if block else 0
-        rom_bits = 0 if block else pe * math.ceil(depth / 64) * width  # LUT-ROM: one LUT6 per 64 words per bit
-        if self.xnor:
-            lut = 212 + 1.76 * pe * simd + 2.69 * pe * acc + 1.72 * rom_bits
-            ff = 67 + 1.14 * pe * simd + 1.85 * pe * acc
+        lanes = pe * simd
+        if block:
+            rom = 0.0
         else:
-            lut = 608 + 1.92 * pe * simd * self.in_bits + 4.3 * pe + rom_bits
-            ff = 360 + 0.39 * pe * simd + 27.3 * pe
+            rom = lanes * (math.ceil(depth / 64) if depth > 64 else max(0.0, (math.log2(max(depth, 1)) - 3) / 3))
+        if self.xnor:
+            lut = 114 + 2.64 * lanes + 1.81 * pe * acc + 2.25 * rom
+            ff = 123 + 0.39 * lanes + 4.31 * pe * acc
+        else:
+            lut = 608 + 1.92 * lanes * self.in_bits + 4.3 * pe + 2.25 * rom
+            ff = 360 + 0.39 * lanes + 27.3 * pe
         return resources(lut, ff, bram)
 
 
