@@ -59,7 +59,10 @@ def process_start_time() -> float:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="QONNX file (.onnx)")
-    p.add_argument("--target-fps", type=float, required=True, help="frames per second SetFolding aims at")
+    fold = p.add_mutually_exclusive_group(required=True)
+    fold.add_argument("--target-fps", type=float, help="frames per second SetFolding aims at")
+    fold.add_argument("--folding", help="a FINN folding config JSON applied instead of SetFolding "
+                                        "(finn-plus's folding_config_file)")
     p.add_argument("--board", default="pynq-z2", help=f"one of {', '.join(BOARDS)} (default pynq-z2)")
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock the fps is estimated at (default 100)")
     p.add_argument("--pixel-range", choices=("unit", "raw"), default="unit",
@@ -81,8 +84,10 @@ def parse_args(argv):
         p.error(f"model file {args.model} does not exist")
     if args.check < 0:
         p.error("--check must be >= 0")
-    if args.target_fps <= 0 or args.clock_mhz <= 0:
+    if (args.target_fps is not None and args.target_fps <= 0) or args.clock_mhz <= 0:
         p.error("--target-fps and --clock-mhz must be positive")
+    if args.folding and not Path(args.folding).is_file():
+        p.error(f"folding file {args.folding} does not exist")
     return args
 
 
@@ -141,7 +146,8 @@ def run_flow(args, out_dir: Path, record: dict) -> None:
     cfg = bcfg.DataflowBuildConfig(
         output_dir=str(out_dir),
         synth_clk_period_ns=1000.0 / args.clock_mhz,
-        target_fps=int(args.target_fps),
+        target_fps=int(args.target_fps) if args.target_fps else None,
+        folding_config_file=str(Path(args.folding).resolve()) if args.folding else None,
         board=finn_board,
         fpga_part=part,
         steps=list(bcfg.estimate_only_dataflow_steps),
@@ -260,7 +266,7 @@ def main(argv=None) -> int:
     started = process_start_time()
     record = {"tool": "finn-plus", "tool_version": None, "model": str(args.model), "model_name": Path(args.model).stem,
               "board": args.board, "fpga_part": BOARDS[args.board][1], "clock_mhz": args.clock_mhz,
-              "target_fps": args.target_fps, "pixel_range": args.pixel_range, "topk": args.topk,
+              "target_fps": args.target_fps, "folding": args.folding, "pixel_range": args.pixel_range, "topk": args.topk,
               "ok": False, "failed_step": None, "error_type": None, "error": None, "error_location": None,
               "error_trace": [], "step_times_s": {}, "loadavg_1min": os.getloadavg()[0]}
     with contextlib.ExitStack() as stack:

@@ -15,7 +15,7 @@ from qonnx.core.datatype import DataType
 
 from fpgabnn.errors import UserError
 from fpgabnn.hw.base import (
-    HWLayer, HWParams, bram18_for_memory, divisors, dtype_range, initializer, lutram_luts, resources, signed_bits,
+    HWLayer, HWParams, bram18_for_memory, divisors, dtype_range, initializer, resources, signed_bits,
     unsigned_bits,
 )
 
@@ -78,24 +78,29 @@ class MVAUParams(HWParams):
         return self.nf * self.sf
 
     def resources(self):
-        """Analytic model after FINN-R (Blott et al., TRETS 2018, section 4.2): per PE, the SIMD-wide
-        multiply (XNOR: one LUT6 per 3 bit pairs, folded into the compressor; integer: an add/subtract of
-        the input width per lane), a popcount/adder tree of ~SIMD*log2 width, the accumulator, and a
-        threshold comparator; plus LUTRAM for distributed weight memories and ~100 LUTs of control.
-        Weight memory: PE memories of NF*SF words of exactly SIMD bits."""
+        """LUT/FF re-fitted to Yosys synth_xilinx of hls_templates/rtllib/fpgabnn_mvau.sv (Yosys synth_xilinx fit,
+        benchmarks/results/yosys_calibration.md; least squares over PE x SIMD grids, mean error ~7% LUT XNOR,
+        ~13% 8-bit, ~30% FF): a constant of control and ping-pong buffer, a cost per MAC lane (XNOR: popcount
+        tree with the XNOR folded in; integer: a conditional add per input bit), per PE accumulator/threshold
+        bits, and the LUT-ROM of distributed weights (a ROM of <= 8 words folds into the XNOR's LUT; each doubling
+        beyond costs a third of a LUT per lane, one LUT6 per 64 words beyond 64). The form follows FINN-R
+        (Blott et al., TRETS 2018, 4.2). Weight memory in BRAM: PE memories of NF*SF words of exactly SIMD bits
+        (UG473 aspect ratios)."""
         pe, simd, acc = self.pe, self.simd, self.acc_bits
-        if self.xnor:
-            lane, tree = simd, simd + acc * math.ceil(math.log2(simd + 1))
-        else:
-            lane, tree = simd * self.in_bits, (simd - 1) * acc
-        compare = acc if self.act == "threshold" else 0
         depth, width = self.tiles, simd
         block = self.ram_style == "block"
         bram = pe * bram18_for_memory(depth, width) if block else 0
-        mem = 0 if block else pe * math.ceil(depth / 64) * width
-        thr_mem = pe * lutram_luts(self.nf, self.thr_bits) if self.act == "threshold" else 0
-        lut = 100 + pe * (lane + tree + acc + compare) + mem + thr_mem
-        ff = 50 + self.in_width + pe * 2 * acc + simd
+        lanes = pe * simd
+        if block:
+            rom = 0.0
+        else:
+            rom = lanes * (math.ceil(depth / 64) if depth > 64 else max(0.0, (math.log2(max(depth, 1)) - 3) / 3))
+        if self.xnor:
+            lut = 114 + 2.64 * lanes + 1.81 * pe * acc + 2.25 * rom
+            ff = 123 + 0.39 * lanes + 4.31 * pe * acc
+        else:
+            lut = 608 + 1.92 * lanes * self.in_bits + 4.3 * pe + 2.25 * rom
+            ff = 360 + 0.39 * lanes + 27.3 * pe
         return resources(lut, ff, bram)
 
 
