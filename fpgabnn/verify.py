@@ -20,6 +20,16 @@ def load_build(build_dir: Path) -> tuple[dict, ModelWrapper, ModelWrapper]:
         raise UserError(f"{build_dir} is not an fpgabnn build directory (no {BUILD_MARKER}); run `fpgabnn build` first")
     try:
         meta = json.loads(marker.read_text())
+    except Exception:
+        raise UserError(f"{marker} is not valid JSON; rebuild {build_dir} with `fpgabnn build`") from None
+    from fpgabnn import __version__
+
+    built_by = meta.get("fpgabnn_version") if isinstance(meta, dict) else None
+    if built_by != __version__:
+        who = f"fpgabnn {built_by}" if built_by else "an earlier fpgabnn (build.json has no fpgabnn_version)"
+        raise UserError(f"{build_dir} was built by {who}, this is fpgabnn {__version__}; "
+                        "rebuild it with `fpgabnn build`")
+    try:
         source = ModelWrapper(str(build_dir / "model_source.onnx"))
         lowered = ModelWrapper(str(build_dir / "model_hw.onnx"))
     except Exception as err:

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -58,13 +59,25 @@ def cmd_execute(args) -> dict:
             exp = int(inst.get_exp_cycles())
         layers.append({"name": node.name, "op_type": node.op_type, "domain": node.domain, "problems": problems,
                        "in_width": int(widths[0]), "out_width": int(widths[1]), "exp_cycles": exp})
+    if args.codegen:  # finn-plus's own step_hw_codegen (PrepareIP: HLS C++ / RTL wrappers; no Vivado needed)
+        import finn.builder.build_dataflow_config as bcfg
+        from finn.builder.build_dataflow_steps import step_hw_codegen
+
+        cfg = bcfg.DataflowBuildConfig(output_dir=args.codegen, synth_clk_period_ns=10.0, target_fps=None,
+                                       folding_config_file=None, fpga_part="xc7z020clg400-1", steps=[],
+                                       generate_outputs=[])
+        generated = step_hw_codegen(ModelWrapper(args.model), cfg)
+        dirs = [getCustomOp(n).get_nodeattr("code_gen_dir_ipgen") for n in generated.graph.node]
+        codegen = {"nodes": len(dirs), "with_sources": sum(bool(d) and any(Path(d).iterdir()) for d in dirs)}
+    else:
+        codegen = None
     plain = despecialize_model(model)
     xs = np.load(args.inputs)
     iname, oname = plain.graph.input[0].name, plain.graph.output[0].name
     ishape = plain.get_tensor_shape(iname)
     outs = [execute_onnx(plain, {iname: x.reshape(ishape).astype(np.float32)})[oname].reshape(-1) for x in xs]
     np.save(args.outputs, np.stack(outs))
-    return {"ok": True, "layers": layers, "samples": len(xs)}
+    return {"ok": True, "layers": layers, "samples": len(xs), "codegen": codegen}
 
 
 def cmd_streamline(args) -> dict:
@@ -126,6 +139,7 @@ def main(argv=None) -> int:
     e.add_argument("model")
     e.add_argument("inputs")
     e.add_argument("outputs")
+    e.add_argument("--codegen", default=None, metavar="DIR", help="also run finn-plus's step_hw_codegen into DIR")
     s = sub.add_parser("streamline")
     s.add_argument("model")
     s.add_argument("output")
@@ -135,8 +149,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     stdout = sys.stdout
     sys.stdout = sys.stderr  # finn-plus prints; only the JSON line goes to stdout
+    tmp = None
     try:
-        _quiet_finn()
+        tmp = _quiet_finn()
         record = cmd_execute(args) if args.cmd == "execute" else cmd_streamline(args)
     except Exception as err:  # noqa: BLE001 - reported as JSON
         tb = traceback.extract_tb(err.__traceback__)
@@ -144,6 +159,8 @@ def main(argv=None) -> int:
                   "where": f"{tb[-1].filename}:{tb[-1].lineno}" if tb else None}
     finally:
         sys.stdout = stdout
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(record))
     return 0
 
