@@ -161,6 +161,12 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
             f = _mvau_facts(model, node)
             w = model.get_initializer(node.input[1])
             acc = f"{y}__acc" if f["act"] else y
+            vecs = list(a.get("numInputVectors", [1]))
+            if list(model.get_tensor_shape(x)) != vecs + [a["MW"]]:  # FINN reshapes to its input vectors
+                shape = f"{node.name}__in_shape"
+                inits[shape] = np.asarray(vecs + [a["MW"]], dtype=np.int64)
+                nodes.append(helper.make_node("Reshape", [x, shape], [f"{x}__vectors"]))
+                x = f"{x}__vectors"
             if f["xnor"]:
                 wbin = w if a.get("binaryXnorMode") else (w + 1) / 2
                 nodes.append(helper.make_node("XnorPopcountMatMul", [x, const(f"{node.name}__w", wbin)], [acc],
@@ -172,7 +178,8 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
                 bipolar = odt == "BIPOLAR"
                 nodes.append(helper.make_node("MultiThreshold", [acc, const(f"{node.name}__t", f["thr"])], [y],
                                               domain=GENERAL, out_dtype=odt, out_scale=2.0 if bipolar else 1.0,
-                                              out_bias=-1.0 if bipolar else 0.0, data_layout=layout(y)))
+                                              out_bias=-1.0 if bipolar else 0.0,
+                                              data_layout="NHWC" if len(vecs) == 3 else "NC"))
                 if odt == "BINARY":
                     view(y, 2.0, -1.0)
             elif f["xnor"]:
@@ -210,16 +217,21 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
                                           [x, const(f"{node.name}__c", rhs)], [y]))
         i += 1
     in_name, out_name = model.graph.input[0].name, model.graph.output[0].name
+    known = {n.output[0] for n in model.graph.node} - {in_name, out_name}
     graph = helper.make_graph(
         nodes, "finn_reference",
         [helper.make_tensor_value_info(in_name, TensorProto.FLOAT, model.get_tensor_shape(in_name))],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, model.get_tensor_shape(out_name))])
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, model.get_tensor_shape(out_name))],
+        value_info=[helper.make_tensor_value_info(t, TensorProto.FLOAT, model.get_tensor_shape(t))
+                    for t in sorted(known) if model.get_tensor_shape(t)])
     from qonnx.util.basic import qonnx_make_model
 
     ref = ModelWrapper(qonnx_make_model(graph, producer_name="fpgabnn-finn-reference"))
     for name, value in inits.items():
         ref.set_initializer(name, value)
     ref.set_tensor_datatype(in_name, DataType["UINT8"])
+    for t in known | {out_name}:
+        ref.set_tensor_datatype(t, model.get_tensor_datatype(t))
     for name, dt in dtypes.items():
         ref.set_tensor_datatype(name, dt)
     ref = ref.transform(InferShapes())
