@@ -239,6 +239,43 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
     return ref
 
 
+def _activation_after(chain: list, i: int):
+    """FINN's streamlining leaves ElementwiseMul/Add between an MVAU without activation and a one-step
+    Thresholding where it could not absorb them (zero or negative BatchNorm scales): (elementwise nodes,
+    the Thresholding, index after it), or None."""
+    j, ops = i + 1, []
+    while j < len(chain) and base_op(chain[j]) in PLUMBING + HOST_TAIL:
+        if base_op(chain[j]) in HOST_TAIL:
+            ops.append(chain[j])
+        j += 1
+    if not ops or j >= len(chain) or base_op(chain[j]) != "Thresholding":
+        return None
+    a = attrs(chain[j])
+    if a.get("numSteps", 1) != 1 or not _is_bit(DataType[a["outputDataType"]]):
+        return None
+    return ops, chain[j], j + 1
+
+
+def _finn_chain_decision(model, acc_values: np.ndarray, acc_dt: DataType, ops: list, thr_node, channels: int):
+    """The Thresholding's output bit for every accumulator value and channel, computed as finn-plus's Python
+    execution does (integer operands as int64, the rest float32, every result stored as float32)."""
+    x, x_int = np.repeat(acc_values[:, None].astype(np.float64), channels, axis=1), acc_dt.is_integer()
+    for node in ops:
+        a = attrs(node)
+        rhs = model.get_initializer(node.input[1])
+        if rhs is None:
+            raise _refuse(node, "an elementwise layer needs a constant operand")
+        rhs = rhs.reshape(-1)
+        if rhs.size not in (1, channels):
+            raise _refuse(node, f"operand of {rhs.size} elements is not per-channel ({channels} channels)")
+        rhs = rhs.astype(np.int64) if DataType[a["rhs_dtype"]].is_integer() else rhs.astype(np.float32)
+        lhs = x.astype(np.int64) if x_int else x.astype(np.float32)
+        x = (lhs * rhs if base_op(node) == "ElementwiseMul" else lhs + rhs).astype(np.float32)
+        x_int = DataType[a["out_dtype"]].is_integer()
+    t = model.get_initializer(thr_node.input[1]).astype(np.float32).reshape(-1)
+    return x.astype(np.float32) >= t[None, :]
+
+
 # ---- the translation -------------------------------------------------------------------------------------------
 class FromFINN(Transformation):
     """FINN's dataflow layers -> fpgabnn.hw layers with provenance into ``finn_reference``'s tensors."""
@@ -282,15 +319,34 @@ class FromFINN(Transformation):
                 seen_hw = True
                 f = _mvau_facts(model, node)
                 mw, mh = a["MW"], a["MH"]
-                w_name = f"{node.name}__weights_pm1"
-                model.set_initializer(w_name, f["w"].astype(np.float32))
-                ins = [x, w_name]
                 if f["xnor"]:
                     in_dt, dot = "BIPOLAR", mw
                 else:
                     idt = DataType[a["inputDataType"]]
                     in_dt, dot = idt.name, mw * max(abs(int(idt.min())), abs(int(idt.max())))
-                if f["act"]:
+                fused = None if f["act"] else _activation_after(chain, i)
+                weights = f["w"]
+                if fused is not None:
+                    # the activation, exactly: FINN's elementwise chain and threshold on every reachable
+                    # accumulator value; decreasing channels get their weight column negated (METHODS.md 6)
+                    from fpgabnn.transforms.thresholds import bipolar_thresholds
+
+                    ops, thr_node, after = fused
+                    dots = np.arange(-dot, dot + 1) if not f["xnor"] else np.arange(-mw, mw + 1, 2)
+                    acc = (dots + mw) // 2 if f["xnor"] else dots  # FINN's accumulator: P, or the dot product
+                    positive = _finn_chain_decision(model, acc, DataType[a["outputDataType"]], ops, thr_node, mh)
+                    th = bipolar_thresholds(dots, positive, node)
+                    weights = np.where(th.flip[None, :], -weights, weights)
+                    y = thr_node.output[0]
+                    prov["source_tensor"] = f"{y}__fpgabnn" if attrs(thr_node)["outputDataType"] == "BINARY" else y
+                w_name = f"{node.name}__weights_pm1"
+                model.set_initializer(w_name, weights.astype(np.float32))
+                ins = [x, w_name]
+                if fused is not None:
+                    t_name = f"{node.name}__dot_thresholds"
+                    model.set_initializer(t_name, th.thresholds.astype(np.float32))
+                    ins.append(t_name)
+                elif f["act"]:
                     t = np.ceil(f["thr"].reshape(-1))  # x >= T <=> x >= ceil(T) for integer x
                     dot_t = 2 * t - mw if f["xnor"] else t  # popcount P >= T <=> 2P - MW >= 2T - MW
                     t_name = f"{node.name}__dot_thresholds"
@@ -306,6 +362,9 @@ class FromFINN(Transformation):
                     vec_shape=list(a.get("numInputVectors", [1])), in_dtype=in_dt,
                     acc_dtype=_int_dt(-dot, dot + 1).name, ram_style=ram if ram in ("block", "distributed") else "auto",
                     **prov))
+                if fused is not None:
+                    i = after
+                    continue
                 if not f["act"] and f["xnor"] and i < last_compute and base_op(chain[i + 1]) != "LabelSelect":
                     raise _refuse(chain[i + 1], "a layer after an XNOR popcount output other than LabelSelect or "
                                                 "a constant elementwise tail")
