@@ -28,6 +28,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from fpgabnn.errors import UserError
+from fpgabnn.hw.base import signed_bits, unsigned_bits
 from fpgabnn.finn.params import layer_params, unpack_weight_bits
 
 HW = "finn.custom_op.fpgadataflow"
@@ -40,11 +41,8 @@ PORT_OPS = ("AxisInput", "AxisOutput")
 def int_type(lo: int, hi: int) -> DataType:
     """Narrowest FINN integer type holding lo..hi (UINT when lo >= 0)."""
     if lo >= 0:
-        return DataType[f"UINT{max(1, int(hi).bit_length())}"]
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return DataType[f"INT{max(2, bits)}"]
+        return DataType[f"UINT{unsigned_bits(hi)}"]
+    return DataType[f"INT{max(2, signed_bits(lo, hi))}"]
 
 
 def stream_dtype(kind: str, bits: int, last: bool) -> DataType:

@@ -22,7 +22,7 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
 from fpgabnn.errors import UserError
-from fpgabnn.hw.base import DOMAIN
+from fpgabnn.hw.base import DOMAIN, signed_bits
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 GENERAL = "qonnx.custom_op.general"
@@ -82,10 +82,7 @@ def _is_bit(dt: DataType) -> bool:
 
 
 def _int_dt(lo: int, hi: int) -> DataType:
-    bits = 2
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return DataType[f"INT{bits}"]
+    return DataType[f"INT{max(2, signed_bits(lo, hi))}"]
 
 
 def _mvau_facts(model, node) -> dict:
