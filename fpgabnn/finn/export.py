@@ -194,7 +194,7 @@ def _write_sliding_window(w: _Writer, node, p, last: bool):
     if any((p.pt, p.pl, p.pb, p.pr)):
         raise UserError(f"layer '{node.name}': padded sliding windows have no single FINN equivalent (FINN pads "
                         "with a separate FMPadding layer); remove the padding or build with fpgabnn's backend")
-    idt = stream_dtype(p.in_kind, p.in_bits, False)
+    idt = w.dtypes[node.input[0]]
     w.tensor(node.output[0], w.src.get_tensor_shape(node.output[0]), idt)
     parallel = bool(getattr(p, "parallel", False))
     w.node("ConvolutionInputGenerator_rtl", RTL, node.name, [node.input[0]], [node.output[0]],
@@ -203,7 +203,7 @@ def _write_sliding_window(w: _Writer, node, p, last: bool):
 
 
 def _write_maxpool(w: _Writer, node, p, last: bool):
-    idt = stream_dtype(p.in_kind, p.in_bits, last)
+    idt = w.dtypes[node.input[0]]
     win = w.tensor(f"{node.output[0]}_windows", [1, p.oh, p.ow, p.kh * p.kw * p.c], idt)
     w.node("ConvolutionInputGenerator_rtl", RTL, f"{node.name}_window", [node.input[0]], [win],
            folding={"SIMD": p.pe}, parallel_window=0,
@@ -223,7 +223,7 @@ def _write_labelselect(w: _Writer, node, p, last: bool):
 
 
 def _write_dwc(w: _Writer, node, p, last: bool):
-    dt = stream_dtype(p.in_kind, p.in_bits, last)
+    dt = w.dtypes[node.input[0]]  # plumbing carries its producer's FINN datatype (widths must agree)
     shape = w.src.get_tensor_shape(node.output[0])
     w.tensor(node.output[0], shape, dt)
     w.node("StreamingDataWidthConverter_rtl", RTL, node.name, [node.input[0]], [node.output[0]],
@@ -232,7 +232,7 @@ def _write_dwc(w: _Writer, node, p, last: bool):
 
 
 def _write_fifo(w: _Writer, node, p, last: bool):
-    dt = stream_dtype(p.in_kind, p.in_bits, last)
+    dt = w.dtypes[node.input[0]]
     shape = w.src.get_tensor_shape(node.output[0])
     elems = p.in_width // p.in_bits
     total = int(np.prod(shape))
@@ -263,15 +263,17 @@ def to_finn(model: ModelWrapper) -> tuple[ModelWrapper, dict]:
     in_dt = model.get_tensor_datatype(first_in)
     w.tensor(first_in, model.get_tensor_shape(first_in),
              DataType["BINARY"] if in_dt.name == "BIPOLAR" else in_dt)
+    plumbing = ("StreamFIFO", "DataWidthConverter")
+    last_compute = max((i for i, n in enumerate(hw) if n.op_type not in plumbing), default=len(hw) - 1)
     for i, node in enumerate(hw):
         writer = WRITERS.get(node.op_type)
         if writer is None:
             raise UserError(f"layer '{node.name}' ({node.op_type}) has no finn-plus equivalent; build without it "
                             "or use fpgabnn's own backend")
         p = layer_params(model, node)
-        last = i == len(hw) - 1
+        last = i == last_compute  # a one-bit output of the accelerator stays BIPOLAR (+-1), as fpgabnn's
         if node.op_type == "MVAU":
-            nxt = next((n.op_type for n in hw[i + 1:] if n.op_type not in ("StreamFIFO", "DataWidthConverter")), None)
+            nxt = next((n.op_type for n in hw[i + 1:] if n.op_type not in plumbing), None)
             writer(w, node, p, last, nxt)
         else:
             writer(w, node, p, last)

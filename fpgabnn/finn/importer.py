@@ -395,9 +395,9 @@ class FromFINN(Transformation):
                     parallel_window=int(a.get("parallel_window", 0))))
             elif op == "LabelSelect":
                 seen_hw = True
-                prev_dt = new[-1].attribute and next((helper.get_attribute_value(t) for t in new[-1].attribute
-                                                      if t.name == "acc_dtype"), None)
-                in_dt = prev_dt.decode() if isinstance(prev_dt, bytes) else (prev_dt or a["inputDataType"])
+                prev = {t.name: helper.get_attribute_value(t) for t in new[-1].attribute} if new else {}
+                acc = prev.get("acc_dtype")  # fpgabnn's label select reads the dot product, FINN's the popcount
+                in_dt = acc.decode() if isinstance(acc, bytes) else a["inputDataType"]
                 new.append(helper.make_node(
                     "LabelSelect", [x], [y], domain=DOMAIN, name=node.name, channels=a["Labels"], k=a["K"],
                     in_dtype=in_dt, pe=a["PE"], source_tensor=y, source_scale=1.0, source_layout=""))

@@ -103,6 +103,11 @@ def cmd_streamline(args) -> dict:
         model.set_tensor_datatype("pixels_uint8", DataType["UINT8"])
     else:
         model.set_tensor_datatype(graph_in.name, DataType["UINT8"])
+    if args.topk:  # as FINN's BNN-PYNQ examples: the top-k label select becomes a LabelSelect layer
+        from qonnx.transformation.infer_shapes import InferShapes
+        from qonnx.transformation.insert_topk import InsertTopK
+
+        model = model.transform(InsertTopK(k=args.topk)).transform(InferShapes())
     cfg = bcfg.DataflowBuildConfig(
         output_dir=str(work), synth_clk_period_ns=10.0, target_fps=int(args.target_fps),
         board="Pynq-Z2", fpga_part="xc7z020clg400-1",
@@ -146,6 +151,7 @@ def main(argv=None) -> int:
     s.add_argument("--target-fps", type=float, default=1000.0)
     s.add_argument("--pixel-range", choices=("unit", "raw"), default="unit")
     s.add_argument("--until", default="step_minimize_bit_width")
+    s.add_argument("--topk", type=int, default=0)
     args = p.parse_args(argv)
     stdout = sys.stdout
     sys.stdout = sys.stderr  # finn-plus prints; only the JSON line goes to stdout

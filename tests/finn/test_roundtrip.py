@@ -102,3 +102,28 @@ def test_finn_plus_graph_builds_and_csim_is_exact(name, bnn_pynq, finn_env, tmp_
     ref = np.stack([execute_onnx(source, {source.graph.input[0].name: x[None]})[source.graph.output[0].name]
                     .reshape(-1) for x in images])
     assert np.array_equal(finn_out, ref)
+
+
+def test_label_select_both_ways(bnn_pynq, finn_env, tmp_path, capsys):
+    """TFC with a top-1 label select in hardware: exported as LabelSelect_hls on the popcount (its ranking is the
+    dot product's), and finn-plus's LabelSelect built by fpgabnn."""
+    from fpgabnn.finn.env import run_runner
+
+    build = tmp_path / "build"
+    assert main(["build", str(bnn_pynq("tfc")), "--pixel-range", "unit", "--target-fps", "50000", "--topk", "1",
+                 "--out", str(build), "--json"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "tfc_top1_finn.onnx"
+    assert main(["export-finn", str(build), "-o", str(out), "--check", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["check"]["mismatches"] == 0 and "LabelSelect_hls" in result["op_types"]
+    assert "ElementwiseAdd_hls" not in result["op_types"]  # no 2P - MW stage in front of the label select
+
+    finn_path = tmp_path / "tfc_top1_finn_hw.onnx"
+    record = run_runner("streamline", str(bnn_pynq("tfc")), str(finn_path), "--target-fps", "50000", "--topk", "1")
+    assert "LabelSelect_hls" in record["op_types"], record
+    back = tmp_path / "back"
+    assert main(["build", str(finn_path), "--out", str(back), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(back), "--samples", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bit_exact"]
