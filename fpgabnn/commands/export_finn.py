@@ -27,6 +27,8 @@ def add_arguments(p):
     p.add_argument("--check", type=int, default=3, metavar="N",
                    help="inputs finn-plus executes before writing (default 3; 0 = no check, no finn-plus needed)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random check inputs")
+    p.add_argument("--skip-codegen", action="store_true",
+                   help="check without finn-plus's step_hw_codegen (faster; loading and execution are still checked)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -39,7 +41,8 @@ def run(args) -> int:
     output = Path(args.output)
     if output.suffix != ".onnx":
         raise UserError(f"{output} does not end in .onnx; name the output MODEL.onnx")
-    result = export_build(Path(args.build_dir), output, check=args.check, seed=args.seed)
+    result = export_build(Path(args.build_dir), output, check=args.check, seed=args.seed,
+                          codegen=not args.skip_codegen)
     if args.json:
         print(json.dumps(result, indent=2))
     elif result["written"]:

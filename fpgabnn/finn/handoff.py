@@ -44,7 +44,7 @@ def check_with_finn(finn_model, source, hw, samples: int, seed: int = 0, codegen
             "finn_layers": record["layers"], "codegen": record.get("codegen")}
 
 
-def export_build(build_dir: Path, output: Path, check: int = 3, seed: int = 0) -> dict:
+def export_build(build_dir: Path, output: Path, check: int = 3, seed: int = 0, codegen: bool = True) -> dict:
     """Write ``output`` (finn-plus ONNX) and its folding config from the build in ``build_dir``; with ``check``
     > 0 only after finn-plus has executed it bit-exactly."""
     from fpgabnn import __version__
@@ -63,7 +63,7 @@ def export_build(build_dir: Path, output: Path, check: int = 3, seed: int = 0) -
               "layers": len(finn.graph.node), "op_types": sorted({n.op_type for n in finn.graph.node}),
               "check": None}
     if check:
-        result["check"] = check_with_finn(finn, source, hw, check, seed)
+        result["check"] = check_with_finn(finn, source, hw, check, seed, codegen=codegen)
         if result["check"]["mismatches"]:
             return result
     try:

@@ -28,7 +28,7 @@ FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 GENERAL = "qonnx.custom_op.general"
 #: FINN op types (without _hls/_rtl) fpgabnn implements
 SUPPORTED = ("Thresholding", "MVAU", "ConvolutionInputGenerator", "Pool", "LabelSelect",
-             "StreamingDataWidthConverter", "StreamingFIFO", "Reshape", "ElementwiseMul", "ElementwiseAdd")
+             "StreamingDataWidthConverter", "StreamingFIFO", "Reshape", "ElementwiseMul", "ElementwiseAdd", "Shuffle")
 PLUMBING = ("StreamingDataWidthConverter", "StreamingFIFO")
 HOST_TAIL = ("ElementwiseMul", "ElementwiseAdd")
 
@@ -202,6 +202,8 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
                                           input_shape=f"(1,{h},{w_},{a['IFMChannels']})", pad_amount=[0, 0, 0, 0]))
         elif op == "Pool":
             raise _refuse(node, "Pool without its depthwise window generator in front")
+        elif op == "Shuffle":
+            nodes.append(helper.make_node("Transpose", [x], [y], perm=list(a["perm"])))
         elif op == "LabelSelect":
             k = const(f"{node.name}__k", np.asarray([a["K"]], dtype=np.int64))
             inits[k] = np.asarray([a["K"]], dtype=np.int64)
@@ -240,13 +242,18 @@ def _activation_after(chain: list, i: int):
     """FINN's streamlining leaves ElementwiseMul/Add between an MVAU without activation and a one-step
     Thresholding where it could not absorb them (zero or negative BatchNorm scales): (elementwise nodes,
     the Thresholding, index after it), or None."""
-    j, ops = i + 1, []
-    while j < len(chain) and base_op(chain[j]) in PLUMBING + HOST_TAIL:
+    j, ops, perm = i + 1, [], None
+    while j < len(chain) and base_op(chain[j]) in PLUMBING + HOST_TAIL + ("Shuffle",):
         if base_op(chain[j]) in HOST_TAIL:
             ops.append(chain[j])
+        elif base_op(chain[j]) == "Shuffle":  # FINN moves per-channel ops to NCHW and back
+            p = list(attrs(chain[j])["perm"])
+            perm = p if perm is None else [perm[k] for k in p]
         j += 1
     if not ops or j >= len(chain) or base_op(chain[j]) != "Thresholding":
         return None
+    if perm is not None and perm != sorted(perm):
+        raise _refuse(chain[j], "the transposes in front of it do not cancel; fpgabnn has no transpose layer")
     a = attrs(chain[j])
     if a.get("numSteps", 1) != 1 or not _is_bit(DataType[a["outputDataType"]]):
         return None
@@ -408,7 +415,7 @@ class FromFINN(Transformation):
                 model.set_initializer(c, model.get_initializer(node.input[1]))
                 tail.append(helper.make_node("Mul" if op == "ElementwiseMul" else "Add", [x, c], [y], name=node.name))
             else:
-                raise _refuse(node, "not supported")
+                raise _refuse(node, "a transpose (or other layer) inside the accelerator that fpgabnn does not implement")
             i += 1
         out_name = model.graph.output[0].name
         if out_name in alias:  # the graph ended in a FIFO: the last layer writes the graph output

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-#: name -> (brevitas_examples config, input shape, fpgabnn target fps, check samples)
+#: name -> (brevitas_examples config, input shape, fpgabnn target fps, check samples, finn-plus codegen in the
+#: export check: LFC's 1.4 M weights make finn-plus's weight files slow and it has no op TFC/SFC lack)
 MODELS = {
-    "tfc": ("tfc_1w1a", (1, 1, 28, 28), 100_000, 3),
-    "sfc": ("sfc_1w1a", (1, 1, 28, 28), 50_000, 2),
-    "lfc": ("lfc_1w1a", (1, 1, 28, 28), 10_000, 2),
-    "cnv": ("cnv_1w1a", (1, 3, 32, 32), 1_000, 1),
+    "tfc": ("tfc_1w1a", (1, 1, 28, 28), 100_000, 3, True),
+    "sfc": ("sfc_1w1a", (1, 1, 28, 28), 50_000, 2, True),
+    "lfc": ("lfc_1w1a", (1, 1, 28, 28), 10_000, 1, False),
+    "cnv": ("cnv_1w1a", (1, 3, 32, 32), 1_000, 1, True),
 }
 
 
@@ -54,7 +55,7 @@ def bnn_pynq(tmp_path_factory):
 
     def get(name: str):
         if name not in cache:
-            cfg, shape, _, _ = MODELS[name]
+            cfg, shape = MODELS[name][:2]
             torch.manual_seed(0)
             model, _ = model_with_cfg(cfg, pretrained=False)
             awkward_batchnorm(model, seed=len(cfg))
