@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from fpgabnn import __version__
 from fpgabnn.core.fileio import atomic_output_dir
 from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
@@ -28,6 +29,7 @@ class BuildConfig:
     pixel_range: str
     top_name: str
     topk: int = 0
+    host_threshold: bool = False
     finn: bool = False  # the input is finn-plus's dataflow graph (fpgabnn.finn.importer)
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -50,6 +52,12 @@ def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
         model = lower_to_hw(model)
     if cfg.topk:
         model = model.transform(InsertLabelSelect(cfg.topk))
+    if cfg.host_threshold:
+        from fpgabnn.deploy.driver.host_threshold import TABLE_FILE, save_table
+        from fpgabnn.transforms.host_threshold import MoveInputThresholdToHost, host_threshold_table
+
+        model = model.transform(MoveInputThresholdToHost())
+        save_table(cfg.out_dir / TABLE_FILE, **host_threshold_table(model))
     return model
 
 
@@ -107,7 +115,7 @@ CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False) -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, host_threshold: bool = False) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -139,7 +147,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     default_fps = None if folding_file or finn else 10_000.0
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or default_fps, folding_file, pixel_range, top,
-                          topk, finn=finn)
+                          topk, host_threshold, finn=finn)
         source.save(str(tmp / "model_source.onnx"))
         model = start
         for name, step in BUILD_STEPS:
@@ -165,6 +173,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "folding_file": str(folding_file) if folding_file else None,
             "top_name": top,
             "topk": topk,
+            "host_threshold": bool(host_threshold),
+            "port_width": board.axi_port_width,
             "backend": "hls",
             "source_kind": "finn-dataflow" if finn else "qonnx",
         }
