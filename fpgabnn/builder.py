@@ -141,15 +141,15 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         if pixel_range != "raw":
             raise UserError("--pixel-range applies to QONNX models; a FINN dataflow graph already takes raw UINT8 "
                             "pixels, so leave it out")
-        source, start = finn_reference(raw), raw  # the reference: FINN's graph in qonnx's general ops
+        source, first = finn_reference(raw), raw  # the reference: FINN's graph in qonnx's general ops
     else:
-        source = start = prepare_source(raw, pixel_range)
+        source = first = prepare_source(raw, pixel_range)
     default_fps = None if folding_file or finn else 10_000.0
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or default_fps, folding_file, pixel_range, top,
                           topk, host_threshold, finn=finn)
         source.save(str(tmp / "model_source.onnx"))
-        model = start
+        model = first
         for name, step in BUILD_STEPS:
             start = time.perf_counter()
             model = step(model, cfg)
