@@ -23,6 +23,8 @@ packages=(
   "pytz==2026.6"         # pandas
   "mashumaro==3.23"      # DataflowBuildConfig (de)serialisation
   "psutil==7.2.2"        # finn.util, and the harness's process start time
+  "bitstring==4.3.1"     # finn-plus pins <4.4 (the system's 5.x breaks its weight-file packing in step_hw_codegen)
+  "bitarray==3.8.0"      # bitstring 4.3
 )
 
 import_check() {
@@ -35,7 +37,9 @@ sys.path.insert(0, sys.argv[1])
 import finn_plus_flow
 finn_plus_flow._import_builder()
 import torch
+import bitstring
 from importlib.metadata import version
+assert bitstring.__version__.startswith("4.3"), "finn-plus needs bitstring 4.3 (step_hw_codegen packs weights with it)"
 assert "site-packages" in torch.__file__ and ".finnenv" not in torch.__file__, "torch must come from the system"
 print(f"finn-plus {version('finn-plus')} imports (torch {torch.__version__} from the system)")
 EOF

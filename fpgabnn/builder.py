@@ -31,6 +31,7 @@ class BuildConfig:
     topk: int = 0
     host_threshold: bool = False
     backend: str = "both"
+    finn: bool = False  # the input is finn-plus's dataflow graph (fpgabnn.finn.importer)
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -44,7 +45,12 @@ def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.transforms.labelselect import InsertLabelSelect
     from fpgabnn.transforms.pipeline import lower_to_hw
 
-    model = lower_to_hw(model)
+    if cfg.finn:  # a graph finn-plus converted to hardware layers: translate them
+        from fpgabnn.finn.importer import from_finn
+
+        model = from_finn(model)
+    else:
+        model = lower_to_hw(model)
     if cfg.topk:
         model = model.transform(InsertLabelSelect(cfg.topk))
     if cfg.host_threshold:
@@ -61,6 +67,8 @@ def step_fold(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
 
     if cfg.folding_file is not None:
         model = apply_folding_config(model, cfg.folding_file, board=cfg.board)
+    elif cfg.target_fps is None:  # a FINN graph without --target-fps/--folding keeps FINN's folding
+        model = apply_folding_config(model, folding_config(model), board=cfg.board)
     else:
         model = model.transform(SetFolding(cfg.target_fps, cfg.clock_mhz, board=cfg.board))
     (cfg.out_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2) + "\n")
@@ -150,12 +158,23 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
         raise UserError(f"{out_dir} exists and is not an fpgabnn build directory; choose another --out or remove it")
     top = safe_identifier(top_name, prefix="top")
-    source = prepare_source(load_qonnx(model_path), pixel_range)
+    from fpgabnn.finn.importer import finn_reference, is_finn_graph
+
+    raw = load_qonnx(model_path)
+    finn = is_finn_graph(raw)
+    if finn:
+        if pixel_range != "raw":
+            raise UserError("--pixel-range applies to QONNX models; a FINN dataflow graph already takes raw UINT8 "
+                            "pixels, so leave it out")
+        source, first = finn_reference(raw), raw  # the reference: FINN's graph in qonnx's general ops
+    else:
+        source = first = prepare_source(raw, pixel_range)
+    default_fps = None if folding_file or finn else 10_000.0
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
-        cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top, topk, host_threshold, backend=backend)
+        cfg = BuildConfig(model_path, tmp, board, clock, target_fps or default_fps, folding_file, pixel_range, top,
+                          topk, host_threshold, backend=backend, finn=finn)
         source.save(str(tmp / "model_source.onnx"))
-        model = source
+        model = first
         for name, step in BUILD_STEPS:
             start = time.perf_counter()
             model = step(model, cfg)
@@ -167,6 +186,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         report["step_seconds"] = cfg.timings
         report["fifo_sizing"] = getattr(cfg, "fifo_sizing", None)
         write_report(report, tmp, quiet=quiet)
+        from fpgabnn import __version__
+
         meta = {
             "fpgabnn_build": 1,
             "fpgabnn_version": __version__,
@@ -181,6 +202,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "host_threshold": bool(host_threshold),
             "port_width": board.axi_port_width,
             "backend": backend,
+            "source_kind": "finn-dataflow" if finn else "qonnx",
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
     return report

@@ -14,7 +14,7 @@ import sys
 
 from fpgabnn.errors import UserError
 
-COMMANDS = ("train", "export", "inspect", "build", "verify", "estimate", "demo")
+COMMANDS = ("train", "export", "inspect", "build", "verify", "estimate", "demo", "export-finn")
 
 _EPILOG = """examples:
   fpgabnn train --model tfc --method rotation --dataset mnist --epochs 2 --out runs/tfc
@@ -25,7 +25,7 @@ _EPILOG = """examples:
 
 
 def _load(name: str):
-    return importlib.import_module(f"fpgabnn.commands.{name}")
+    return importlib.import_module(f"fpgabnn.commands.{name.replace('-', '_')}")
 
 
 def build_parser(load_commands=COMMANDS) -> argparse.ArgumentParser:
