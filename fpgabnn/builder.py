@@ -28,6 +28,7 @@ class BuildConfig:
     pixel_range: str
     top_name: str
     topk: int = 0
+    vivado_ip: str | None = None  # "rtl" | "hls"; None: rtl when the build has rtl/, else hls
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -69,7 +70,25 @@ def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
 def step_generate_hls(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.codegen.hls import generate_hls
 
-    generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz)
+    generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz,
+                 part=cfg.board.part)
+    return model
+
+
+def step_vivado(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """vivado/build.tcl: the accelerator as IP, the block design for the board, bitstream and .hwh."""
+    from fpgabnn.deploy.vivado import write_vivado
+
+    ip = cfg.vivado_ip or ("rtl" if (cfg.out_dir / "rtl" / "manifest.json").is_file() else "hls")
+    write_vivado(cfg.out_dir, cfg.board, cfg.clock_mhz, cfg.top_name, ip)
+    return model
+
+
+def step_driver(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """driver/: the numpy-only Python package that runs the accelerator (PYNQ board, C or RTL simulation)."""
+    from fpgabnn.deploy.driver_gen import write_driver
+
+    write_driver(model, cfg)
     return model
 
 
@@ -78,12 +97,15 @@ BUILD_STEPS = (
     ("fold", step_fold),
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
+    ("vivado", step_vivado),
+    ("driver", step_driver),
 )
 
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False) -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, vivado: str | None = None,
+          vivado_ip: str | None = None) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -101,10 +123,15 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
         raise UserError(f"{out_dir} exists and is not an fpgabnn build directory; choose another --out or remove it")
     top = safe_identifier(top_name, prefix="top")
+    from fpgabnn.deploy.vivado import IP_SOURCES, find_tool
+
+    if vivado_ip is not None and vivado_ip not in IP_SOURCES:
+        raise UserError(f"unknown --vivado-ip '{vivado_ip}'; use one of {', '.join(IP_SOURCES)}")
+    vivado_exe = find_tool("vivado", vivado)
     source = prepare_source(load_qonnx(model_path), pixel_range)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top, topk)
+                          folding_file, pixel_range, top, topk, vivado_ip)
         source.save(str(tmp / "model_source.onnx"))
         model = source
         for name, step in BUILD_STEPS:
@@ -122,6 +149,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "source_model": str(model_path),
             "pixel_range": pixel_range,
             "board": board.name,
+            "board_file": board.path,
             "clock_mhz": clock,
             "target_fps": cfg.target_fps,
             "folding_file": str(folding_file) if folding_file else None,
@@ -130,4 +158,25 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "backend": "hls",
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+    _run_vivado_if_present(out_dir, report, vivado_exe, quiet)
     return report
+
+
+def _run_vivado_if_present(out_dir: Path, report: dict, vivado_exe: str | None, quiet: bool) -> None:
+    """With Vivado: run vivado/build.tcl and add bitfile, hwh, utilisation and WNS to the report.
+    Without: one line saying what to run where Vivado is installed."""
+    from fpgabnn.core.fileio import atomic_write_bytes, jsonable
+    from fpgabnn.deploy.vivado import instructions, run_vivado
+
+    if vivado_exe is None:
+        report["vivado"] = {"ran": False, "command": instructions(out_dir)}
+        if not quiet:
+            print(instructions(out_dir))
+    else:
+        if not quiet:
+            print(f"running Vivado ({vivado_exe}) in {out_dir / 'vivado'}; log in vivado/vivado.log")
+        report["vivado"] = {"ran": True, **run_vivado(out_dir, vivado_exe)}
+        if not quiet:
+            v = report["vivado"]
+            print(f"bitstream {v['bitfile']}, WNS {v['wns_ns']} ns, utilisation {v['utilization']}")
+    atomic_write_bytes(out_dir / "report.json", (json.dumps(jsonable(report), indent=2) + "\n").encode())

@@ -13,8 +13,9 @@ EPILOG = """examples:
   fpgabnn build cnv_1w1a_brevitas.onnx --pixel-range unit --out build/cnv   # Brevitas BNN-PYNQ model ([0,1] input)
 
 The output directory holds model_source.onnx (the tidied reference), model_hw.onnx (hardware layers; opens in
-Netron), folding_config.json (FINN's format), hls/ (sources, testbench, Vitis HLS TCL), report.json/report.txt
-and charts. It is written to a temporary directory and renamed only when everything succeeded.
+Netron), folding_config.json (FINN's format), hls/ (sources, testbench, Vitis HLS TCL), vivado/ (build.tcl: IP,
+block design, bitstream; run by the build when Vivado is on PATH or given with --vivado), driver/ (the Python
+package that runs the accelerator on a PYNQ board or in simulation), report.json/report.txt and charts. It is written to a temporary directory and renamed only when everything succeeded.
 """
 
 DEFAULT_TARGET_FPS = 10_000.0
@@ -22,7 +23,8 @@ DEFAULT_TARGET_FPS = 10_000.0
 
 def add_arguments(p):
     p.add_argument("model", help="QONNX model (.onnx) from `fpgabnn export` or Brevitas' export_qonnx")
-    p.add_argument("--board", default="pynq-z2", help="target board (see boards/); default pynq-z2")
+    p.add_argument("--board", default="pynq-z2",
+                   help="target board (`fpgabnn boards` lists them) or a board .toml file of your own; default pynq-z2")
     p.add_argument("--out", required=True, help="build directory to create (replaced only if it is an earlier fpgabnn build)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=float, help=f"frames per second to reach at the board clock (default {DEFAULT_TARGET_FPS:g})")
@@ -34,6 +36,9 @@ def add_arguments(p):
     p.add_argument("--topk", type=int, default=0,
                    help="append a top-k label select in hardware (needs a ranking-preserving output tail); 0 = integer outputs")
     p.add_argument("--top-name", default="bnn_top", help="name of the generated top-level function")
+    p.add_argument("--vivado", help="vivado executable to run vivado/build.tcl with (default: vivado on PATH, if any)")
+    p.add_argument("--vivado-ip", choices=["rtl", "hls"],
+                   help="accelerator IP for the block design: rtl (package rtl/ Verilog; default when built) or hls (Vitis HLS)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
 
@@ -51,6 +56,8 @@ def run(args) -> int:
         top_name=args.top_name,
         topk=args.topk,
         quiet=args.json,
+        vivado=args.vivado,
+        vivado_ip=args.vivado_ip,
     )
     if args.json:
         print(json.dumps(report, indent=2))
