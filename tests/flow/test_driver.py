@@ -1,0 +1,125 @@
+"""The build's driver/ predicts exactly what qonnx execution of model_source.onnx returns, through the C
+simulation (and RTL simulation once built), and through the real pynq 4.0 package on a simulated Zynq whose
+AXI DMA model feeds the same simulator (tests/deploy/pynq_sim, run in the environment .ci/pynq-venv makes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from fpgabnn.cli import main
+from fpgabnn.sim.reference import random_pixels
+
+ROOT = Path(__file__).resolve().parents[2]
+PYNQ_PY = ROOT / ".venv-pynq" / "bin" / "python"
+PYNQ_SIM = ROOT / "tests" / "deploy" / "pynq_sim"
+
+
+@pytest.fixture(scope="module")
+def tfc_build(brevitas_qonnx, tmp_path_factory):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path_factory.mktemp("driver") / "tfc"
+    assert main(["build", str(path), "--pixel-range", "unit", "--target-fps", "100000", "--out", str(out)]) == 0
+    return out
+
+
+def qonnx_reference(build: Path, images: np.ndarray) -> np.ndarray:
+    model = ModelWrapper(str(build / "model_source.onnx"))
+    i, o = model.graph.input[0].name, model.graph.output[0].name
+    return np.concatenate([execute_onnx(model, {i: x[None]})[o] for x in images])
+
+
+def load_driver(build: Path):
+    """Import the build's own driver package (as a user would: build dir on sys.path)."""
+    for name in [m for m in sys.modules if m == "driver" or m.startswith("driver.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(build))
+    try:
+        import driver
+    finally:
+        sys.path.remove(str(build))
+    return driver
+
+
+def test_driver_csim_predicts_what_qonnx_predicts(tfc_build):
+    driver = load_driver(tfc_build)
+    images = random_pixels((1, 1, 28, 28), 100, seed=3)
+    ref = qonnx_reference(tfc_build, images)
+    assert len({tuple(r) for r in ref}) > 50  # outputs differ between images: the comparison can fail
+    for batch in (100, 32):  # one transfer; four transfers with a short last batch
+        accel = driver.Accelerator(backend="csim", batch_size=batch)
+        y = accel.predict(images)
+        assert y.dtype == ref.dtype and np.array_equal(y, ref)
+        assert np.array_equal(y.argmax(1), ref.argmax(1))
+    assert np.array_equal(accel.predict(images.astype(np.uint8)), ref)  # uint8 pixels work too
+    assert "pynq" not in sys.modules
+    tp = accel.throughput_test()
+    assert tp["fps"] > 0 and tp["batch_size"] == 32 and tp["throughput[images/s]"] == tp["fps"]
+    assert tp["dma_in_MBps"] > tp["dma_out_MBps"] > 0
+    # FINN's execute: accelerator input -> accelerator output (integers before the host's float tail)
+    hw = accel.execute(images[:4].reshape(4, 784))
+    assert hw.shape == (4, 10) and hw.dtype == np.int64
+
+
+def test_driver_config_holds_the_split_of_the_hardware_graph(tfc_build):
+    cfg = json.loads((tfc_build / "driver" / "accel.json").read_text())
+    assert [op["op"] for op in cfg["pre"]] == ["Reshape"]
+    assert [op["op"] for op in cfg["post"]] == ["Sub", "Div", "Mul", "Add"]
+    assert cfg["io"]["port_width"] == 64 and cfg["io"]["in_bits"] == 8 and cfg["io"]["in_elems"] == 784
+    params = np.load(tfc_build / "driver" / "host_params.npz")
+    assert all(name in params for op in cfg["post"] for name in op["inputs"][1:])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda x: x[:, :, :5], "has shape (2, 1, 5, 28); expected (N, 1, 28, 28)"),
+    (lambda x: x[0], "has shape (1, 28, 28)"),
+    (lambda x: x.astype(np.complex64), "dtype complex64"),
+    (lambda x: x.astype(str), "dtype <U"),
+    (lambda x: x + 0.5, "whole numbers"),
+    (lambda x: x + 300, "do not fit the accelerator input"),
+    (lambda x: x * np.nan, "NaN"),
+])
+def test_driver_refuses_bad_input_with_one_line(tfc_build, bad, message):
+    driver = load_driver(tfc_build)
+    accel = driver.Accelerator(backend="csim")
+    with pytest.raises(driver.DriverError) as err:
+        accel.predict(bad(random_pixels((1, 1, 28, 28), 2)))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_driver_refuses_bad_arguments(tfc_build):
+    driver = load_driver(tfc_build)
+    for kwargs, message in (({"backend": "fpga"}, "unknown backend"), ({"batch_size": 0}, "batch_size 0"),
+                            ({"backend": "pynq"}, "no bitfile")):
+        with pytest.raises(driver.DriverError, match=message):
+            driver.Accelerator(**kwargs)
+
+
+def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path):
+    assert PYNQ_PY.is_file(), "the pynq environment is missing: run .ci/pynq-venv (called by .ci/install)"
+    flow = json.loads((tfc_build / "vivado" / "flow.json").read_text())
+    bit = tfc_build / "vivado" / "output" / f"{flow['design']}.bit"
+    bit.parent.mkdir(exist_ok=True)
+    bit.write_text("placeholder: the simulated device never parses the bitstream\n")
+    images = random_pixels((1, 1, 28, 28), 100, seed=4)
+    np.save(tmp_path / "x.npy", images)
+    out = tmp_path / "out.npz"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(FPGABNN_SIM_BUILD=str(tfc_build), FPGABNN_SIM_BACKEND="csim")
+    res = subprocess.run([str(PYNQ_PY), str(PYNQ_SIM / "run_driver.py"), str(tfc_build), str(tmp_path / "x.npy"),
+                          str(out), "32"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = np.load(out)
+    assert np.array_equal(got["y"], qonnx_reference(tfc_build, images))
+    assert str(got["dma_type"]) == "pynq.lib.dma.DMA"  # pynq's own AXI DMA driver moved the data
+    assert got["transfers"].tolist() == [5, 5]  # 4 batches of <= 32 + one throughput_test batch, each way
+    assert len(got["errors"]) == 3 and all("\n" not in e for e in got["errors"])
+    assert json.loads(str(got["throughput"]))["backend"] == "pynq"
