@@ -144,8 +144,11 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         report = dict(cfg.report)
         report["step_seconds"] = cfg.timings
         write_report(report, tmp, quiet=quiet)
+        from fpgabnn import __version__
+
         meta = {
             "fpgabnn_build": 1,
+            "fpgabnn_version": __version__,
             "source_model": str(model_path),
             "pixel_range": pixel_range,
             "board": board.name,

@@ -14,7 +14,7 @@ import sys
 
 from fpgabnn.errors import UserError
 
-COMMANDS = ("train", "export", "inspect", "build", "verify", "demo", "boards")
+COMMANDS = ("train", "export", "inspect", "build", "verify", "demo", "boards", "package")
 
 _EPILOG = """examples:
   fpgabnn train --model tfc --method rotation --dataset mnist --epochs 2 --out runs/tfc

@@ -18,6 +18,9 @@ def load_build(build_dir: Path) -> tuple[dict, ModelWrapper, ModelWrapper]:
     marker = build_dir / BUILD_MARKER
     if not marker.is_file():
         raise UserError(f"{build_dir} is not an fpgabnn build directory (no {BUILD_MARKER}); run `fpgabnn build` first")
+    from fpgabnn.deploy.package import load_build_meta
+
+    load_build_meta(build_dir)  # refuses a build of another fpgabnn version
     try:
         meta = json.loads(marker.read_text())
         source = ModelWrapper(str(build_dir / "model_source.onnx"))

@@ -18,6 +18,8 @@ from fpgabnn.errors import UserError
 
 DRIVER_SRC = Path(__file__).resolve().parent / "driver"
 DRIVER_FILES = ("__init__.py", "accelerator.py", "frames.py", "host.py", "transport.py")
+#: copied beside driver/ into the build (and the package): accuracy and fps on a labelled test set
+VALIDATE = "validate.py"
 
 
 def _kind(dt: DataType) -> str:
@@ -101,6 +103,7 @@ def write_driver(model: ModelWrapper, cfg) -> dict:
     ddir.mkdir(exist_ok=True)
     for name in DRIVER_FILES:
         shutil.copyfile(DRIVER_SRC / name, ddir / name)
+    shutil.copyfile(DRIVER_SRC / VALIDATE, out / VALIDATE)
     (ddir / "accel.json").write_text(json.dumps(conf, indent=2) + "\n")
     with open(ddir / "host_params.npz", "wb") as f:
         np.savez(f, **params)

@@ -123,3 +123,75 @@ def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path):
     assert got["transfers"].tolist() == [5, 5]  # 4 batches of <= 32 + one throughput_test batch, each way
     assert len(got["errors"]) == 3 and all("\n" not in e for e in got["errors"])
     assert json.loads(str(got["throughput"]))["backend"] == "pynq"
+
+
+def test_validate_script_prints_accuracy_and_fps(tfc_build, tmp_path):
+    images = random_pixels((1, 1, 28, 28), 40, seed=5)
+    labels = qonnx_reference(tfc_build, images).argmax(1)
+    labels[:10] = (labels[:10] + 1) % 10  # a quarter wrong on purpose
+    np.savez(tmp_path / "test.npz", x=images.astype(np.uint8), y=labels)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = subprocess.run([sys.executable, str(tfc_build / "validate.py"), "--dataset", str(tmp_path / "test.npz"),
+                          "--backend", "csim", "--batch-size", "16"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "accuracy 75.00% on 40 images (csim)" in res.stdout and "fps" in res.stdout
+    res = subprocess.run([sys.executable, str(tfc_build / "validate.py"), "--dataset", str(tmp_path / "none.npz"),
+                          "--backend", "csim"], capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "does not exist" in res.stderr
+
+
+def test_package_zip_and_its_refusals(tfc_build, tmp_path, capsys):
+    import zipfile
+
+    target = tmp_path / "tfc.zip"
+    assert main(["package", str(tfc_build), "-o", str(target), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    names = set(zipfile.ZipFile(target).namelist())
+    assert {"driver/__init__.py", "driver/accelerator.py", "driver/frames.py", "driver/host.py",
+            "driver/transport.py", "driver/accel.json", "driver/host_params.npz", "validate.py",
+            "README.md", "3_inference_on_the_board.ipynb"} <= names
+    flow = json.loads((tfc_build / "vivado" / "flow.json").read_text())
+    has_bit = (tfc_build / "vivado" / "output" / f"{flow['design']}.hwh").is_file()
+    assert ({f"{flow['design']}.bit", f"{flow['design']}.hwh"} <= names) == has_bit == result["bitstream"]
+    before = target.read_bytes()
+    assert main(["package", str(tfc_build), "-o", str(target)]) == 2  # never overwritten
+    assert "already exists" in capsys.readouterr().err and target.read_bytes() == before
+
+    # a build of another fpgabnn version is refused by package and verify, naming both versions
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tfc_build, old)
+    meta = json.loads((old / "build.json").read_text())
+    meta["fpgabnn_version"] = "0.0.1"
+    (old / "build.json").write_text(json.dumps(meta))
+    from fpgabnn import __version__
+
+    for argv in (["package", str(old), "-o", str(tmp_path / "old.zip")], ["verify", str(old)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "0.0.1" in err and __version__ in err and "\n" not in err
+    assert not (tmp_path / "old.zip").exists()
+
+    # the unzipped driver runs as a package of its own (the bitfile it needs is the only thing missing)
+    unz = tmp_path / "unz"
+    zipfile.ZipFile(target).extractall(unz)
+    driver = load_driver(unz)
+    assert json.loads((unz / "driver" / "accel.json").read_text())["design"] == flow["design"]
+    if not has_bit:
+        with pytest.raises(driver.DriverError, match="no bitfile"):
+            driver.Accelerator(backend="pynq")
+
+
+@pytest.mark.slow
+def test_driver_csim_on_cnv(brevitas_qonnx, tmp_path):
+    """CNV (NCHW input: the host transposes to NHWC; C simulation ~2 frames/s) on a few images."""
+    path, _ = brevitas_qonnx("cnv_1w1a")
+    out = tmp_path / "cnv"
+    assert main(["build", str(path), "--pixel-range", "unit", "--target-fps", "3000", "--out", str(out)]) == 0
+    cfg = json.loads((out / "driver" / "accel.json").read_text())
+    assert [op["op"] for op in cfg["pre"]] == ["Transpose"] and cfg["io"]["in_shape"] == [1, 32, 32, 3]
+    images = random_pixels((1, 3, 32, 32), 3, seed=6)
+    driver = load_driver(out)
+    y = driver.Accelerator(backend="csim", batch_size=3).predict(images)
+    assert np.array_equal(y, qonnx_reference(out, images))
