@@ -10,6 +10,7 @@ EPILOG = """examples:
   fpgabnn verify build/tfc --samples 100
   fpgabnn verify build/cnv --samples 200 --json
   fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
+  fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
 
 exit codes: 0 all outputs identical, 1 any mismatch (listed), 2 bad input.
 """
@@ -21,13 +22,22 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--model", help="reference QONNX model (default: the model the build came from)")
     p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
+    p.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML (one test case per comparison)")
 
 
 def run(args) -> int:
     from fpgabnn.verify import verify_build
 
+    if args.junit:  # refuse an unwritable report path before the (long) simulation
+        from fpgabnn.core.fileio import check_writable_target
+
+        check_writable_target(Path(args.junit))
     result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
                           reference=Path(args.model) if args.model else None, quiet=args.json)
+    if args.junit:
+        from fpgabnn.core.junit import write_verify_junit
+
+        write_verify_junit(result, Path(args.junit))
     if args.json:
         print(json.dumps(result, indent=2))
     return 0 if result["bit_exact"] else 1

@@ -125,6 +125,17 @@ def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path):
     assert json.loads(str(got["throughput"]))["backend"] == "pynq"
 
 
+def test_verify_writes_junit_beside_json(tfc_build, tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    junit = tmp_path / "reports" / "verify.xml"
+    assert main(["verify", str(tfc_build), "--samples", "5", "--json", "--junit", str(junit)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert result["bit_exact"] and suite.get("failures") == "0" and int(suite.get("tests")) >= 2
+    assert main(["verify", str(tfc_build), "--samples", "5", "--junit", str(junit / "x")]) == 2  # parent is a file
+
+
 def test_validate_script_prints_accuracy_and_fps(tfc_build, tmp_path):
     images = random_pixels((1, 1, 28, 28), 40, seed=5)
     labels = qonnx_reference(tfc_build, images).argmax(1)
