@@ -59,6 +59,13 @@ def step_fold(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     return model
 
 
+def step_insert_infrastructure(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """Width converters, the AXI-Stream ports at the board's DMA width and a FIFO on every stream, as nodes."""
+    from fpgabnn.transforms.infrastructure import insert_infrastructure
+
+    return insert_infrastructure(model, cfg.board.axi_port_width)
+
+
 def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.analysis.estimates import check_fits, estimate_dataflow
 
@@ -92,14 +99,23 @@ def step_driver(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     return model
 
 
+#: the build flow in order. Hooks for branch `rtl`: its FIFO sizing step ("size_fifos", SizeFIFOs from
+#: fpgabnn/transforms/fifo_sizing.py) goes right after "insert_infrastructure" (it sets the StreamFIFO depths
+#: that estimate and both generators read), and its "generate_rtl" step after "generate_hls".
 BUILD_STEPS = (
     ("lower", step_lower),
     ("fold", step_fold),
+    ("insert_infrastructure", step_insert_infrastructure),
+    # ("size_fifos", step_size_fifos),        <- branch rtl
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
+    # ("generate_rtl", step_generate_rtl),    <- branch rtl
     ("vivado", step_vivado),
     ("driver", step_driver),
 )
+
+#: steps whose output model is checkpointed under intermediate_models/
+CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
 
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
@@ -138,7 +154,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             start = time.perf_counter()
             model = step(model, cfg)
             cfg.timings[name] = round(time.perf_counter() - start, 4)
-            if name in ("lower", "fold"):
+            if name in CHECKPOINTED_STEPS:
                 cfg.checkpoint(model, f"after_{name}")
         model.save(str(tmp / "model_hw.onnx"))
         report = dict(cfg.report)

@@ -6,3 +6,8 @@ class UserError(Exception):
 
     The CLI prints ``error: <message>`` and exits with code 2, without a traceback.
     """
+
+
+class SimulationError(Exception):
+    """An internal failure of a simulator (a compile error, a crash): never a mismatch. ``fpgabnn verify``
+    prints one line and exits with code 3."""

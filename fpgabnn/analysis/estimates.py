@@ -1,123 +1,45 @@
 """Performance and resource estimate of a folded dataflow accelerator against a board's budget.
 
-A read-only analysis returning a dict (qonnx style). Cycles come from each layer's ``exp_cycles()``; in a
-stream pipeline the slowest layer sets the initiation interval (II), so the frame rate is clock / II
-(FINN's ``dataflow_performance``). Latency is reported as the sum of the layers' cycles: an upper bound,
-since consecutive layers overlap. Resources are the layers' own estimates (each cites its model: FINN-R,
-Blott et al. TRETS 2018, and Xilinx UG473/UG474) plus the glue the HLS generator adds between them:
-data-width converters, port resizers and the stream FIFOs. The PYNQ shell (DMA, interconnect) is not
-included.
+A read-only analysis returning a dict (qonnx style) that walks the accelerator's nodes: compute layers and the
+infrastructure (width converters, FIFOs, the AXI-Stream ports at the board's DMA width) that InsertDWC,
+InsertFIFO and InsertIOPorts place; a folded graph without them gets them on a copy first. Every figure is a
+node's ``hw_params()``: in a stream pipeline the slowest node sets the initiation interval (II), so the frame
+rate is clock / II (FINN's ``dataflow_performance``); the ports count their beats, so the DMA width is part of
+the II. Latency is the sum of the nodes' cycles (FIFOs left out): an upper bound, since consecutive nodes
+overlap. Resources cite their models (FINN-R, Blott et al. TRETS 2018; Xilinx UG473/UG474). The PYNQ shell
+(DMA, interconnect) is not included.
 """
 
 from __future__ import annotations
 
-import math
-
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from fpgabnn.analysis.cost import RESOURCES, cost_weights, weighted_cost  # noqa: F401  (re-exported)
 from fpgabnn.errors import UserError
-from fpgabnn.hw.base import bram18_for_memory
-
-#: resources summed and compared with the board (BRAM36 is derived from BRAM18 for the report)
-RESOURCES = ("LUT", "FF", "BRAM18", "DSP", "URAM")
 
 SOURCES = {
-    "cycles": "per-layer exp_cycles(): folded loop trip counts at II=1 (FINN get_exp_cycles); "
-              "II = max over layers, fps = clock / II (FINN dataflow_performance)",
-    "MVAU": "FINN-R (Blott et al., TRETS 2018, sec. 4.2) LUT model; weight memory in RAMB18 per UG473 "
-            "Table 1-7 aspect ratios, LUTRAM (RAM64X1S, UG474) below 64 words or 1 Kibit",
-    "SlidingWindow": "line buffer of KH padded rows in RAMB18/LUTRAM (UG473/UG474) plus address logic",
+    "cycles": "per-node hw_params().cycles: folded loop trip counts at II=1 (FINN get_exp_cycles), the ports' "
+              "beats per frame at the board's DMA width included; II = max over nodes, fps = clock / II "
+              "(FINN dataflow_performance)",
+    "MVAU": "FINN-R (Blott et al., TRETS 2018, sec. 4.2) LUT model; weight memory of exactly SIMD-bit words in "
+            "RAMB18 per UG473 Table 1-7 aspect ratios (ram_style block), LUTRAM (RAM64X1S, UG474) otherwise",
+    "SlidingWindow": "line buffer of KH + SH padded rows in RAMB18/LUTRAM (UG473/UG474) plus address logic",
     "Thresholding": "LUT6 table of 2^in_bits entries per PE for inputs up to 8 bits, else comparators",
     "MaxPool": "one output row of partial maxima in RAMB18/LUTRAM plus one comparator per PE lane",
     "LabelSelect": "insertion-sorted top-k registers, k comparators per PE lane",
-    "dwc": "gather: one LUT per output bit (load enable); split: an R:1 mux per output bit, one LUT6 per "
-           "4:1 (UG474, CLB multiplexers)",
-    "fifo": "hls::stream FIFO as SRLC32E shift registers, one LUT per bit per 32 words (UG474), "
-            "RAMB18 when deep (UG473)",
+    "DataWidthConverter": "gather: one LUT per output bit (load enable); split: an R:1 mux per output bit, one "
+                          "LUT6 per 4:1 (UG474, CLB multiplexers)",
+    "StreamFIFO": "SRLC32E shift registers up to 32 words (one LUT per bit per 32 words, UG474), LUTRAM up to "
+                  "1 Kibit, RAMB18 beyond (UG473)",
+    "AxisInput/AxisOutput": "beat/word gearbox at the board's axi_port_width: a (P+W)-bit register and a "
+                            "multiplexer per word bit over the word's bit offsets",
     "bram36": "BRAM36 = BRAM18 / 2: a RAMB36 holds two independent RAMB18 (UG473)",
 }
 
 
 def _folding(inst) -> dict:
-    return {a: inst.get_nodeattr(a) for a in ("pe", "simd") if a in inst.get_nodeattr_types()}
-
-
-def _zero() -> dict:
-    return dict.fromkeys(RESOURCES, 0)
-
-
-def _add(total: dict, part: dict) -> dict:
-    for r in RESOURCES:
-        total[r] += part[r]
-    return total
-
-
-def _dwc_estimate(in_w: int, out_w: int) -> dict:
-    if out_w >= in_w:  # gather R input words into one
-        return {**_zero(), "LUT": 10 + out_w, "FF": out_w + 8}
-    ratio = in_w // out_w  # split one word into R
-    return {**_zero(), "LUT": 10 + out_w * math.ceil(ratio / 4), "FF": in_w + 8}
-
-
-def _resize_estimate() -> dict:
-    return {**_zero(), "LUT": 4, "FF": 4}
-
-
-def _fifo_estimate(width: int, depth: int) -> dict:
-    bram = bram18_for_memory(depth, width) if depth > 32 else 0
-    lut = 8 if bram else 8 + width * math.ceil(depth / 32)
-    return {**_zero(), "LUT": lut, "FF": 8 + (0 if bram else width), "BRAM18": bram}
-
-
-def link_resources(dt, out_epw: int, in_epw: int, fifo_depth: int) -> dict:
-    """Glue the HLS generator puts between two layers: the producer's output FIFO and, when the element
-    counts per word differ, its width converters with their FIFOs (for SetFolding's cost model)."""
-    from fpgabnn.codegen.hls import converters
-
-    total = _fifo_estimate(out_epw * dt.bitwidth(), max(2, fifo_depth))
-    for conv in converters("link", dt, out_epw, in_epw, 1):
-        _add(total, _dwc_estimate(conv["in_width"], conv["out_width"]))
-        _add(total, _fifo_estimate(conv["out_width"], 2))
-    return total
-
-
-def port_resources(width: int, fifo_depth: int = 2) -> dict:
-    """An AXI-Stream port adapter (TLAST, byte-aligned width) and the FIFO between it and its layer."""
-    return _add(_resize_estimate(), _fifo_estimate(width, max(2, fifo_depth)))
-
-
-def cost_weights(board=None) -> dict:
-    """Weights that turn a resource dict into one number, the fraction of the board it uses summed over
-    resources (default: the XC7Z020 of the PYNQ boards)."""
-    budget = _resolve_board(board or "pynq-z2").resources
-    return {r: 1.0 / budget[r] for r in RESOURCES if budget[r] > 0}
-
-
-def weighted_cost(resources: dict, weights: dict) -> float:
-    return sum(w * resources[r] for r, w in weights.items())
-
-
-def _glue(model: ModelWrapper) -> list[dict]:
-    """Converters, port resizers and FIFOs exactly as the HLS generator places them."""
-    from fpgabnn.codegen.hls import build_chain
-
-    built = build_chain(model)
-    glue = []
-    for ctx in built["chain"]:
-        if ctx["op"] == "dwc":
-            est = _dwc_estimate(ctx["in_width"], ctx["out_width"])
-        elif ctx["op"] in ("axis_in", "axis_out"):
-            est = _resize_estimate()
-        else:
-            continue
-        cycles = max(ctx["in_words"], ctx["out_words"])
-        glue.append({"name": ctx["name"], "op": ctx["op"], "in_width": ctx["in_width"],
-                     "out_width": ctx["out_width"], "cycles": int(cycles), **est})
-    for s in built["streams"]:
-        glue.append({"name": s["name"], "op": "fifo", "in_width": s["width"], "out_width": s["width"],
-                     "depth": s["depth"], "cycles": 0, **_fifo_estimate(s["width"], s["depth"])})
-    return glue
+    return {a: inst.get_nodeattr(a) for a in ("pe", "simd", "parallel_window") if a in inst.get_nodeattr_types()}
 
 
 def _resolve_board(board):
@@ -132,29 +54,34 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
     """Per-layer cycles and resources, the bottleneck, II, fps, latency and totals against ``board``
     (a Board or a board name); ``clock_mhz`` defaults to the board's clock."""
     from fpgabnn.transforms.folding import folding_record
+    from fpgabnn.transforms.infrastructure import has_infrastructure, insert_infrastructure
     from fpgabnn.transforms.pipeline import split_dataflow
 
     board = _resolve_board(board)
     clock = float(clock_mhz or board.clock_mhz)
     if clock <= 0:
         raise UserError(f"clock {clock} MHz is not positive; pass a positive --clock-mhz")
-    layers = []
     for node in split_dataflow(model).hw:
-        inst = getCustomOp(node)
         try:
-            inst.check_folding()
+            getCustomOp(node).check_folding()
         except ValueError as err:
             raise UserError(f"{err}; fix the folding (fpgabnn build --folding or --target-fps)") from None
-        est = inst.estimates()
-        layers.append({
-            "name": node.name, "op": node.op_type, "folding": _folding(inst),
-            "cycles": int(est["cycles"]), "LUT": int(est["LUT"]), "FF": int(est["FF"]),
-            "BRAM18": int(est["BRAM18"]), "DSP": int(est["DSP"]), "URAM": 0,
-            "in_width": inst.in_stream_width(), "out_width": inst.out_stream_width(),
-        })
-    glue = _glue(model)
+    if not has_infrastructure(model):  # a folded graph: count the converters, FIFOs and ports it will get
+        model = insert_infrastructure(model, board.axi_port_width)
+    layers, glue = [], []
+    for node in split_dataflow(model).hw:
+        inst = getCustomOp(node)
+        params = inst.hw_params(model, arrays=False)
+        row = {"name": node.name, "op": node.op_type, **params.estimates(), "URAM": 0,
+               "in_width": params.in_width, "out_width": params.out_width}
+        if inst.INFRASTRUCTURE:
+            if node.op_type == "StreamFIFO":
+                row["depth"] = params.depth
+            glue.append(row)
+        else:
+            layers.append({**row, "folding": _folding(inst)})
 
-    timed = layers + [g for g in glue if g["cycles"]]
+    timed = [r for r in layers + glue if r["cycles"]]
     bottleneck = max(timed, key=lambda r: r["cycles"])
     ii = bottleneck["cycles"]
     totals = {r: sum(x[r] for x in layers + glue) for r in RESOURCES}
@@ -167,17 +94,19 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
     overflows = [{"resource": r, "used": totals[r], "available": budget[r], "excess": totals[r] - budget[r]}
                  for r in RESOURCES if totals[r] > budget[r]]
     fps = clock * 1e6 / ii
+    latency = sum(r["cycles"] for r in timed if r["op"] != "StreamFIFO")  # a FIFO passes words on, one per cycle
     report = {
         "board": board.name,
         "part": board.part,
         "clock_mhz": clock,
+        "port_width": next(g["in_width"] for g in glue if g["op"] == "AxisInput"),
         "layers": layers,
         "glue": glue,
         "bottleneck": bottleneck["name"],
         "ii_cycles": int(ii),
         "fps": fps,
-        "latency_cycles": int(sum(r["cycles"] for r in timed)),
-        "latency_us": sum(r["cycles"] for r in timed) / clock,
+        "latency_cycles": int(latency),
+        "latency_us": latency / clock,
         "totals": totals,
         "layer_totals": {r: sum(x[r] for x in layers) for r in RESOURCES},
         "budget": budget,

@@ -8,14 +8,78 @@ cycle count, its resource estimates, and a numpy reference in ``execute_node`` t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
+from fpgabnn.core.names import safe_identifier
+
 DOMAIN = "fpgabnn.hw"
+BIPOLAR = DataType["BIPOLAR"]
+
+
+def elem_kind(dt: DataType) -> str:
+    """The element kind of fpgabnn/deploy/driver/frames.py: bipolar, signed or unsigned."""
+    return "bipolar" if dt == BIPOLAR else ("signed" if dt.signed() else "unsigned")
+
+
+def unsigned_bits(hi: int) -> int:
+    """Bits of the narrowest unsigned type holding 0..hi."""
+    return max(1, int(hi).bit_length())
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of the narrowest two's-complement type holding lo..hi."""
+    b = 1
+    while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
+        b += 1
+    return b
+
+
+def node_identifier(node) -> str:
+    """The C/Verilog identifier of a node (its name made safe)."""
+    return safe_identifier(node.name or f"{node.op_type}_{node.output[0]}", prefix="layer")
+
+
+def resources(lut: int = 0, ff: int = 0, bram18: int = 0, dsp: int = 0) -> dict:
+    return {"LUT": int(lut), "FF": int(ff), "BRAM18": int(bram18), "DSP": int(dsp)}
+
+
+@dataclass(frozen=True, eq=False)
+class HWParams:
+    """Backend-neutral hardware parameters of one node, built once by ``HWLayer.hw_params``; the estimates,
+    the HLS context and the RTL context are all made from it (CONTRACTS.md A).
+
+    ``cycles`` is the node's cycles per frame at II=1; widths are stream word bits, words are per frame."""
+
+    name: str
+    op: str
+    in_width: int
+    out_width: int
+    in_words: int
+    out_words: int
+    cycles: int
+    in_bits: int
+    out_bits: int
+    in_kind: str
+    out_kind: str
+
+    def resources(self) -> dict:
+        """{LUT, FF, BRAM18, DSP} of this node, from these parameters only."""
+        raise NotImplementedError(f"{self.op} has no resource estimate")
+
+    def estimates(self) -> dict:
+        return {"cycles": int(self.cycles), **self.resources()}
+
+    def as_dict(self) -> dict:
+        """The plain fields (arrays left out), e.g. for a manifest."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name) is not None}
 
 
 def divisors(n: int) -> list[int]:
@@ -36,6 +100,12 @@ class HWLayer(CustomOp):
         "source_scale": ("f", False, 1.0),
         "source_layout": ("s", False, "", {"", "NCHW", "NC", "TOPK"}),
     }
+
+    #: infrastructure nodes (width converters, FIFOs, ports) are inserted by transformations, carry no
+    #: provenance and have no folding; compute layers do
+    INFRASTRUCTURE = False
+    #: whether the lowering records which source tensor this layer's output equals (verify checks it)
+    HAS_PROVENANCE = True
 
     def get_nodeattr_types(self):
         return {**self.COMMON_ATTRS, **self.layer_attrs()}
@@ -88,26 +158,25 @@ class HWLayer(CustomOp):
     def folding_options(self) -> list[dict]:
         """Legal folding attribute settings, cheapest (fewest parallel units) first."""
 
-    def lut_estimate(self) -> int:
-        raise NotImplementedError(f"{self.onnx_node.op_type} has no LUT estimate")
+    @abstractmethod
+    def hw_params(self, model=None, arrays: bool = True) -> HWParams:
+        """The node's hardware parameters. ``model`` gives the initializers (weights, thresholds); with
+        ``arrays=False`` (or no model) the array fields are None, which is all a cost model needs."""
 
-    def bram18_estimate(self) -> int:
-        raise NotImplementedError(f"{self.onnx_node.op_type} has no BRAM estimate")
-
-    def ff_estimate(self) -> int:
-        raise NotImplementedError(f"{self.onnx_node.op_type} has no FF estimate")
-
-    def dsp_estimate(self) -> int:
-        return 0
-
-    def estimates(self) -> dict:
+    def base_params(self) -> dict:
+        """The HWParams fields every node derives the same way from its shapes and datatypes."""
+        in_dt, out_dt = self.in_dtype(), self.out_dtype()
         return {
-            "cycles": self.exp_cycles(),
-            "LUT": self.lut_estimate(),
-            "FF": self.ff_estimate(),
-            "BRAM18": self.bram18_estimate(),
-            "DSP": self.dsp_estimate(),
+            "name": node_identifier(self.onnx_node), "op": self.onnx_node.op_type,
+            "in_width": self.in_stream_width(), "out_width": self.out_stream_width(),
+            "in_words": self.in_words(), "out_words": self.out_words(), "cycles": int(self.exp_cycles()),
+            "in_bits": in_dt.bitwidth(), "out_bits": out_dt.bitwidth(),
+            "in_kind": elem_kind(in_dt), "out_kind": elem_kind(out_dt),
         }
+
+    def estimates(self, model=None) -> dict:
+        """{cycles, LUT, FF, BRAM18, DSP}, computed from the hardware parameters."""
+        return self.hw_params(model, arrays=False).estimates()
 
     # ---- qonnx CustomOp contract ----------------------------------------------------------------
     def make_shape_compatible_op(self, model):
@@ -148,3 +217,27 @@ def lutram_luts(depth: int, width: int) -> int:
     if bram18_for_memory(depth, width) > 0 or depth <= 0:
         return 0
     return math.ceil(depth / 64) * width
+
+
+def initializer(model, node, idx: int, what: str) -> np.ndarray:
+    """Constant input ``idx`` of ``node``; UserError when it is not an initializer."""
+    from fpgabnn.errors import UserError
+
+    value = model.get_initializer(node.input[idx]) if model is not None else None
+    if value is None:
+        raise UserError(f"node '{node.name}' ({node.op_type}): {what} '{node.input[idx]}' is not a constant; "
+                        "fold it into an initializer before code generation")
+    return np.asarray(value)
+
+
+def fold_rows(table: np.ndarray, pe: int) -> np.ndarray:
+    """[ROWS_TOTAL, ...] per-channel rows -> [PE, ROWS, ...] with row r of PE p = channel r*PE + p;
+    a single shared row is repeated for every PE (each PE reads its own copy)."""
+    if table.shape[0] == 1:
+        return np.repeat(table[None], pe, axis=0)
+    rows = table.shape[0] // pe
+    return table.reshape((rows, pe) + table.shape[1:]).swapaxes(0, 1)
+
+
+def dtype_range(dt: DataType) -> tuple[int, int]:
+    return int(dt.min()), int(dt.max())

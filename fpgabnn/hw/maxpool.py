@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from fpgabnn.hw.base import HWLayer, divisors, lutram_luts
+from fpgabnn.errors import UserError
+from fpgabnn.hw.base import HWLayer, HWParams, bram18_for_memory, divisors, lutram_luts, resources
 
 
 def maxpool_reference(x: np.ndarray, kernel, stride) -> np.ndarray:
@@ -17,6 +20,40 @@ def maxpool_reference(x: np.ndarray, kernel, stride) -> np.ndarray:
         for j in range(kw):
             out = np.maximum(out, x[:, i : i + sh * oh : sh, j : j + sw * ow : sw, :])
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class MaxPoolParams(HWParams):
+    """overlap: kernel > stride in some direction (then the kernel is a sliding window plus a reduction)."""
+
+    h: int = 1
+    w: int = 1
+    c: int = 1
+    pe: int = 1
+    kh: int = 1
+    kw: int = 1
+    sh: int = 1
+    sw: int = 1
+    oh: int = 1
+    ow: int = 1
+    overlap: bool = False
+
+    def row_buffer(self) -> tuple[int, int]:
+        """(depth, width) of the buffer: one output row of partial maxima (non-overlapping), or the sliding
+        window's KH + SH input rows (overlapping)."""
+        cf = self.c // self.pe
+        if self.overlap:
+            return (self.kh + self.sh) * self.w * cf, self.in_width
+        return self.ow * cf, self.in_width
+
+    def resources(self):
+        """The buffer in RAMB18/LUTRAM (UG473/UG474) plus one comparator per PE lane (an OR for bits) and the
+        C/PE-word register chain of the running maxima."""
+        depth, width = self.row_buffer()
+        cmp = self.pe * self.in_bits * (1 if self.in_bits == 1 else 2)
+        lut = 60 + cmp + lutram_luts(depth, width)
+        ff = 40 + 2 * self.in_width + (self.c // self.pe) * self.in_width
+        return resources(lut, ff, bram18_for_memory(depth, width))
 
 
 class MaxPool(HWLayer):
@@ -68,21 +105,17 @@ class MaxPool(HWLayer):
     def folding_options(self):
         return [{"pe": p} for p in divisors(self.get_nodeattr("channels"))]
 
-    def row_buffer(self) -> tuple[int, int]:
-        """Partial maxima of one output row: OW * C / PE words of the stream width."""
-        return self.ofm_dim()[1] * self.get_nodeattr("channels") // self.get_nodeattr("pe"), self.in_stream_width()
-
-    def bram18_estimate(self):
-        from fpgabnn.hw.base import bram18_for_memory
-
-        return bram18_for_memory(*self.row_buffer())
-
-    def lut_estimate(self):
-        bits = self.in_dtype().bitwidth()
-        return int(60 + self.get_nodeattr("pe") * bits * (1 if bits == 1 else 2) + lutram_luts(*self.row_buffer()))
-
-    def ff_estimate(self):
-        return int(40 + 2 * self.in_stream_width())
+    def hw_params(self, model=None, arrays=True):
+        node = self.onnx_node
+        (h, w), (kh, kw), (sh, sw) = (self.get_nodeattr(a) for a in ("ifm_dim", "kernel", "stride"))
+        c, pe = self.get_nodeattr("channels"), self.get_nodeattr("pe")
+        if c % pe:
+            raise UserError(f"node '{node.name}': PE={pe} must divide channels={c}")
+        if h < kh or w < kw:
+            raise UserError(f"node '{node.name}': pooling window {kh}x{kw} is larger than the {h}x{w} input")
+        oh, ow = self.ofm_dim()
+        return MaxPoolParams(**self.base_params(), h=h, w=w, c=c, pe=pe, kh=kh, kw=kw, sh=sh, sw=sw, oh=oh, ow=ow,
+                             overlap=kh > sh or kw > sw)
 
     def execute_node(self, context, graph):
         node = self.onnx_node

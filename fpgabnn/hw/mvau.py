@@ -8,11 +8,16 @@ threshold T becomes P >= ceil((T + MW) / 2) in the popcount domain.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from fpgabnn.hw.base import HWLayer, bram18_for_memory, divisors, lutram_luts
+from fpgabnn.errors import UserError
+from fpgabnn.hw.base import (
+    HWLayer, HWParams, bram18_for_memory, divisors, dtype_range, initializer, lutram_luts, resources, signed_bits,
+    unsigned_bits,
+)
 
 
 def mvau_reference(x: np.ndarray, weights: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
@@ -28,6 +33,70 @@ def popcount_thresholds(dot_thresholds: np.ndarray, mw: int) -> np.ndarray:
     """Dot-domain thresholds -> popcount-domain thresholds, clamped to [0, MW + 1] (always on / never on)."""
     t = np.ceil((dot_thresholds.astype(np.int64) + mw) / 2).astype(np.int64)
     return np.clip(t, 0, mw + 1)
+
+
+def pack_weight_bits(weights: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """[MW, MH] +-1 weights -> bits uint8[PE, TILES, SIMD] with tile = nf*SF + sf and
+    bit s of (p, tile) = W[sf*SIMD + s][nf*PE + p] (1 = +1), FINN's memory layout."""
+    mw, mh = weights.shape
+    sf_, nf_ = mw // simd, mh // pe
+    bits = (weights > 0).astype(np.uint8).reshape(sf_, simd, nf_, pe)  # [sf, s, nf, p]
+    return bits.transpose(3, 2, 0, 1).reshape(pe, nf_ * sf_, simd)
+
+
+def resolve_ram_style(ram_style: str, depth: int, width: int) -> str:
+    """auto -> block when the memory needs a RAMB18 (more than 64 words and 1 Kibit, see bram18_for_memory),
+    else distributed (LUTRAM/LUT-ROM): the one depth rule both backends and the estimate follow."""
+    if ram_style != "auto":
+        return ram_style
+    return "block" if bram18_for_memory(depth, width) > 0 else "distributed"
+
+
+@dataclass(frozen=True, eq=False)
+class MVAUParams(HWParams):
+    """weights: uint8[PE, NF*SF, SIMD] (1 = +1), tile t = nf*SF + sf, lane s multiplies input element
+    sf*SIMD + s, PE p computes output channel nf*PE + p. thresholds: int64[PE, NF] in the accumulator domain
+    (XNOR: popcount P, out bit = P >= T with T in [0, MW+1]; integer input: out bit = dot >= T)."""
+
+    mw: int = 0
+    mh: int = 0
+    pe: int = 1
+    simd: int = 1
+    nf: int = 1
+    sf: int = 1
+    num_vecs: int = 1
+    xnor: bool = True
+    acc_bits: int = 1
+    act: str = "identity"
+    thr_bits: int = 0
+    ram_style: str = "distributed"
+    weights: np.ndarray | None = None
+    thresholds: np.ndarray | None = None
+
+    @property
+    def tiles(self) -> int:
+        return self.nf * self.sf
+
+    def resources(self):
+        """Analytic model after FINN-R (Blott et al., TRETS 2018, section 4.2): per PE, the SIMD-wide
+        multiply (XNOR: one LUT6 per 3 bit pairs, folded into the compressor; integer: an add/subtract of
+        the input width per lane), a popcount/adder tree of ~SIMD*log2 width, the accumulator, and a
+        threshold comparator; plus LUTRAM for distributed weight memories and ~100 LUTs of control.
+        Weight memory: PE memories of NF*SF words of exactly SIMD bits."""
+        pe, simd, acc = self.pe, self.simd, self.acc_bits
+        if self.xnor:
+            lane, tree = simd, simd + acc * math.ceil(math.log2(simd + 1))
+        else:
+            lane, tree = simd * self.in_bits, (simd - 1) * acc
+        compare = acc if self.act == "threshold" else 0
+        depth, width = self.tiles, simd
+        block = self.ram_style == "block"
+        bram = pe * bram18_for_memory(depth, width) if block else 0
+        mem = 0 if block else pe * math.ceil(depth / 64) * width
+        thr_mem = pe * lutram_luts(self.nf, self.thr_bits) if self.act == "threshold" else 0
+        lut = 100 + pe * (lane + tree + acc + compare) + mem + thr_mem
+        ff = 50 + self.in_width + pe * 2 * acc + simd
+        return resources(lut, ff, bram)
 
 
 class MVAU(HWLayer):
@@ -95,43 +164,58 @@ class MVAU(HWLayer):
         opts = [{"pe": p, "simd": s} for p in divisors(mh) for s in divisors(mw)]
         return sorted(opts, key=lambda o: (o["pe"] * o["simd"], o["pe"]))
 
-    # estimates
-    def weight_mem_shape(self) -> tuple[int, int]:
-        """(depth, width) of one PE's weight memory: NF*SF words of SIMD weights."""
-        wbits = 1
-        return self.neuron_fold() * self.synapse_fold(), self.get_nodeattr("simd") * wbits
-
-    def bram18_estimate(self):
-        if self.get_nodeattr("ram_style") == "distributed":
-            return 0
-        depth, width = self.weight_mem_shape()
-        return self.get_nodeattr("pe") * bram18_for_memory(depth, width)
-
-    def lut_estimate(self):
-        """Analytic model after FINN-R (Blott et al., TRETS 2018, section 4.2): per PE, the SIMD-wide
-        multiply (XNOR: one LUT6 per 3 bit pairs, folded into the compressor; integer: an add/subtract of
-        the input width per lane), a popcount/adder tree of ~SIMD*log2 width, the accumulator, and a
-        threshold comparator; plus LUTRAM for small weight memories and ~100 LUTs of control."""
-        pe, simd = self.get_nodeattr("pe"), self.get_nodeattr("simd")
-        acc_bits = self.acc_dtype().bitwidth()
+    def dot_range(self) -> tuple[int, int]:
+        """Smallest and largest dot product of one row."""
+        mw = self.get_nodeattr("mw")
         if self.is_xnor():
-            lane = simd  # XNOR + compressor input
-            tree = simd + acc_bits * math.ceil(math.log2(simd + 1))
-        else:
-            in_bits = self.in_dtype().bitwidth()
-            lane = simd * in_bits
-            tree = (simd - 1) * acc_bits
-        compare = acc_bits if self.has_thresholds() else 0
-        depth, width = self.weight_mem_shape()
-        mem = pe * lutram_luts(depth, width) if self.get_nodeattr("ram_style") != "block" else 0
-        thr_mem = pe * lutram_luts(self.neuron_fold(), acc_bits) if self.has_thresholds() else 0
-        return int(100 + pe * (lane + tree + acc_bits + compare) + mem + thr_mem)
+            return -mw, mw
+        lo, hi = dtype_range(self.in_dtype())
+        m = max(abs(lo), abs(hi))
+        return -mw * m, mw * m
 
-    def ff_estimate(self):
-        pe, simd = self.get_nodeattr("pe"), self.get_nodeattr("simd")
-        acc_bits = self.acc_dtype().bitwidth()
-        # pipeline registers: input word, per-PE accumulator and output register
-        return int(50 + self.in_stream_width() + pe * 2 * acc_bits + simd)
+    def hw_params(self, model=None, arrays=True):
+        node = self.onnx_node
+        mw, mh, pe, simd = (self.get_nodeattr(a) for a in ("mw", "mh", "pe", "simd"))
+        if mw % simd or mh % pe:
+            raise UserError(f"node '{node.name}': PE={pe} must divide MH={mh} and SIMD={simd} must divide MW={mw}")
+        xnor = self.is_xnor()
+        nf, sf = mh // pe, mw // simd
+        dot_lo, dot_hi = self.dot_range()
+        acc_bits = unsigned_bits(mw) if xnor else signed_bits(dot_lo, dot_hi)
+        if self.has_thresholds():
+            act = "threshold"
+            thr_bits = unsigned_bits(mw + 1) if xnor else signed_bits(dot_lo, dot_hi + 1)
+        else:
+            act = "popcount_to_dot" if xnor else "identity"
+            thr_bits = 0
+            olo, ohi = dtype_range(self.out_dtype())
+            if dot_lo < olo or dot_hi > ohi:
+                raise UserError(f"node '{node.name}': dot products in [{dot_lo}, {dot_hi}] do not fit acc_dtype "
+                                f"{self.out_dtype().name}; widen acc_dtype")
+        weights = thresholds = None
+        if arrays and model is not None:
+            w = initializer(model, node, 1, "weights")
+            if w.shape != (mw, mh):
+                raise UserError(f"node '{node.name}': weights of shape {w.shape} are not [MW, MH] = [{mw}, {mh}]")
+            if not np.all(np.abs(w) == 1):
+                raise UserError(f"node '{node.name}': MVAU weights must be +-1; binarise the layer before lowering")
+            weights = pack_weight_bits(w, pe, simd)
+            if act == "threshold":
+                t = initializer(model, node, 2, "thresholds").astype(np.float64).reshape(-1)
+                if t.size != mh:
+                    raise UserError(f"node '{node.name}': {t.size} thresholds for MH={mh} channels; "
+                                    "give one per channel")
+                if xnor:
+                    tp = popcount_thresholds(t, mw)  # P >= ceil((T + MW) / 2), clamped to [0, MW + 1]
+                else:
+                    tp = np.clip(np.ceil(t), dot_lo, dot_hi + 1).astype(np.int64)  # dot >= T <=> dot >= ceil(T)
+                thresholds = np.ascontiguousarray(tp.reshape(nf, pe).T)  # [PE][NF]: channel nf*PE + p
+        return MVAUParams(
+            **self.base_params(), mw=mw, mh=mh, pe=pe, simd=simd, nf=nf, sf=sf, num_vecs=self.num_vecs(),
+            xnor=xnor, acc_bits=acc_bits, act=act, thr_bits=thr_bits,
+            ram_style=resolve_ram_style(self.get_nodeattr("ram_style"), nf * sf, simd),
+            weights=weights, thresholds=thresholds,
+        )
 
     # reference
     def execute_node(self, context, graph):

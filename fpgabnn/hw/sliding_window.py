@@ -1,13 +1,21 @@
 """Sliding-window generator (im2col on a stream): turns an NHWC feature map into the (kh, kw, c)-ordered
-input vectors of a convolution's matrix-vector unit, with optional padding of integer inputs."""
+input vectors of a convolution's matrix-vector unit, with optional padding of integer inputs.
+
+Two modes. Normal: output words of SIMD elements, one per cycle, so a window of KH*KW*C elements takes
+KH*KW*C/SIMD cycles. Parallel window (``parallel_window=1``, needs SIMD == C): one output word per output
+pixel holding the whole window, so a layer with few channels (CNV's 3-channel first layer) is bound by its
+input pixels instead of KH*KW times its output pixels; the consumer MVAU then takes SIMD = MW.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from fpgabnn.hw.base import HWLayer, bram18_for_memory, divisors, lutram_luts
+from fpgabnn.errors import UserError
+from fpgabnn.hw.base import BIPOLAR, HWLayer, HWParams, bram18_for_memory, divisors, dtype_range, lutram_luts, resources
 
 
 def conv_out_dim(ifm: int, k: int, stride: int, pad_before: int, pad_after: int) -> int:
@@ -27,7 +35,48 @@ def sliding_window_reference(x: np.ndarray, kernel, stride, pads, pad_value) -> 
     return cols.reshape(n, oh, ow, kh * kw * c)
 
 
+@dataclass(frozen=True, eq=False)
+class SlidingWindowParams(HWParams):
+    """pads (pt, pl, pb, pr); pad_raw: raw bits of the pad element; parallel: one whole-window word per
+    output pixel (SIMD == C)."""
+
+    h: int = 1
+    w: int = 1
+    c: int = 1
+    simd: int = 1
+    kh: int = 1
+    kw: int = 1
+    sh: int = 1
+    sw: int = 1
+    pt: int = 0
+    pl: int = 0
+    pb: int = 0
+    pr: int = 0
+    oh: int = 1
+    ow: int = 1
+    pad_raw: int = 0
+    parallel: bool = False
+
+    def buffer_shape(self) -> tuple[int, int]:
+        """Line buffer (depth, width): KH + SH padded rows of SIMD-element words (the HLS kernel's ring)."""
+        return (self.kh + self.sh) * (self.w + self.pl + self.pr) * self.c // self.simd, self.in_width
+
+    def resources(self):
+        """The line buffer in RAMB18/LUTRAM (UG473/UG474), address counters and the output multiplexer
+        (~ stream width); in parallel mode the buffer is read KH*KW words at a time, so it is split into
+        KH*KW banks and the output register is the whole window."""
+        depth, width = self.buffer_shape()
+        banks = self.kh * self.kw if self.parallel else 1
+        bank_depth = math.ceil(depth / banks)
+        bram = banks * bram18_for_memory(bank_depth, width)
+        lut = 120 + 2 * self.in_width + banks * lutram_luts(bank_depth, width) + (self.out_width if self.parallel else 0)
+        ff = 80 + 2 * self.in_width + 4 * math.ceil(math.log2(depth + 1)) + (self.out_width if self.parallel else 0)
+        return resources(lut, ff, bram)
+
+
 class SlidingWindow(HWLayer):
+    HAS_PROVENANCE = False  # its output (im2col windows) is no tensor of the source model
+
     def layer_attrs(self):
         return {
             "ifm_dim": ("ints", True, [1, 1]),
@@ -39,7 +88,12 @@ class SlidingWindow(HWLayer):
             "pad_value": ("i", False, 0),
             "in_dtype": ("s", True, ""),
             "simd": ("i", False, 1),
+            # 1: one output word per output pixel with the whole KH*KW*C window (needs SIMD == channels)
+            "parallel_window": ("i", False, 0, {0, 1}),
         }
+
+    def is_parallel(self) -> bool:
+        return bool(self.get_nodeattr("parallel_window"))
 
     def ofm_dim(self) -> tuple[int, int]:
         (h, w), (kh, kw), (sh, sw) = (self.get_nodeattr(a) for a in ("ifm_dim", "kernel", "stride"))
@@ -64,43 +118,64 @@ class SlidingWindow(HWLayer):
         return self.get_nodeattr("simd")
 
     def out_elems_per_word(self):
+        if self.is_parallel():
+            kh, kw = self.get_nodeattr("kernel")
+            return kh * kw * self.get_nodeattr("channels")
         return self.get_nodeattr("simd")
 
     def exp_cycles(self):
-        """Output-bound: every output word takes a cycle; reading the (padded) input overlaps with it,
-        except the first KH rows that fill the line buffer."""
+        """The kernel loop writes one padded input position and reads one output word per cycle. Normal
+        mode is output-bound after the first KH rows fill the line buffer: fill + output words. Parallel
+        mode: max(padded input positions, fill + output pixels)."""
         h, w = self.get_nodeattr("ifm_dim")
         pt, pl, pb, pr = self.get_nodeattr("pads")
         kh, _ = self.get_nodeattr("kernel")
         c, simd = self.get_nodeattr("channels"), self.get_nodeattr("simd")
-        fill = kh * (w + pl + pr) * c // simd
+        cf = c // simd
+        fill = kh * (w + pl + pr) * cf
+        if self.is_parallel():
+            return int(max((h + pt + pb) * (w + pl + pr) * cf, fill + self.out_words()))
         return int(fill + self.out_words())
 
     def check_folding(self):
         c, simd = self.get_nodeattr("channels"), self.get_nodeattr("simd")
         if c % simd:
             raise ValueError(f"SlidingWindow {self.onnx_node.name}: SIMD={simd} must divide channels={c}")
+        if self.is_parallel() and simd != c:
+            raise ValueError(f"SlidingWindow {self.onnx_node.name}: parallel_window=1 needs SIMD = channels = {c}, "
+                             f"not {simd}")
 
     def folding_options(self):
-        return [{"simd": s} for s in divisors(self.get_nodeattr("channels"))]
+        c = self.get_nodeattr("channels")
+        return [{"simd": s, "parallel_window": 0} for s in divisors(c)] + [{"simd": c, "parallel_window": 1}]
 
-    def buffer_shape(self) -> tuple[int, int]:
-        """Line buffer (depth, width): KH padded rows of the feature map, SIMD elements per word."""
-        _, w = self.get_nodeattr("ifm_dim")
-        _, pl, _, pr = self.get_nodeattr("pads")
-        kh, _ = self.get_nodeattr("kernel")
-        c, simd = self.get_nodeattr("channels"), self.get_nodeattr("simd")
-        return kh * (w + pl + pr) * c // simd, self.in_stream_width()
-
-    def bram18_estimate(self):
-        return bram18_for_memory(*self.buffer_shape())
-
-    def lut_estimate(self):
-        """Address counters and the output multiplexer (~ stream width), plus LUTRAM for small buffers."""
-        return int(120 + 2 * self.in_stream_width() + lutram_luts(*self.buffer_shape()))
-
-    def ff_estimate(self):
-        return int(80 + 2 * self.in_stream_width() + 4 * math.ceil(math.log2(self.buffer_shape()[0] + 1)))
+    def hw_params(self, model=None, arrays=True):
+        node = self.onnx_node
+        (h, w), (kh, kw), (sh, sw) = (self.get_nodeattr(a) for a in ("ifm_dim", "kernel", "stride"))
+        pt, pl, pb, pr = self.get_nodeattr("pads")
+        c, simd, dt = self.get_nodeattr("channels"), self.get_nodeattr("simd"), self.in_dtype()
+        try:
+            self.check_folding()
+        except ValueError as err:
+            raise UserError(f"node '{node.name}': {err}; fix the folding") from None
+        if h + pt + pb < kh or w + pl + pr < kw:
+            raise UserError(f"node '{node.name}': kernel {kh}x{kw} is larger than the padded input")
+        pad_value = int(self.get_nodeattr("pad_value"))
+        if dt == BIPOLAR:
+            if any((pt, pl, pb, pr)):
+                raise UserError(f"node '{node.name}': bipolar inputs cannot be zero-padded (0 is not a bipolar "
+                                "value); remove the padding or pad before binarisation")
+            pad_raw = 0
+        else:
+            lo, hi = dtype_range(dt)
+            if not lo <= pad_value <= hi:
+                raise UserError(f"node '{node.name}': pad value {pad_value} does not fit {dt.name}")
+            pad_raw = pad_value & ((1 << dt.bitwidth()) - 1)
+        oh, ow = self.ofm_dim()
+        return SlidingWindowParams(
+            **self.base_params(), h=h, w=w, c=c, simd=simd, kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr,
+            oh=oh, ow=ow, pad_raw=pad_raw, parallel=self.is_parallel(),
+        )
 
     def execute_node(self, context, graph):
         node = self.onnx_node

@@ -6,11 +6,57 @@ become INT8 (or bipolar) values; the thresholds are found by evaluating the sour
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.general.multithreshold import multithreshold
 
-from fpgabnn.hw.base import HWLayer, divisors, lutram_luts
+from fpgabnn.errors import UserError
+from fpgabnn.hw.base import (
+    BIPOLAR, HWLayer, HWParams, divisors, dtype_range, fold_rows, initializer, lutram_luts, resources, signed_bits,
+)
+
+#: inputs of at most this many bits are thresholded through a lookup table instead of comparators
+LUT_MAX_INPUT_BITS = 8
+
+
+def raw_to_values(raw: np.ndarray, dt: DataType) -> np.ndarray:
+    """Raw element bits -> value domain (int64)."""
+    r = np.asarray(raw).astype(np.int64)
+    if dt == BIPOLAR:
+        return 2 * (r & 1) - 1
+    bits = dt.bitwidth()
+    r = r & ((1 << bits) - 1)
+    return np.where(r >= (1 << (bits - 1)), r - (1 << bits), r) if dt.signed() else r
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdingParams(HWParams):
+    """Channel of (pe p, row r) is r*PE + p. lut mode: table uint64[PE, ROWS, 2**in_bits] holds the raw
+    output bits for every raw input bit pattern; compare mode: thresholds int64[PE, ROWS, NT],
+    out = out_base + #(x >= T) (ceil'd, clamped to [min(in), max(in) + 1])."""
+
+    channels: int = 0
+    pe: int = 1
+    num_vecs: int = 1
+    out_base: int = 0
+    mode: str = "lut"
+    rows: int = 1
+    nt: int = 1
+    thr_bits: int = 0
+    table: np.ndarray | None = None
+    thresholds: np.ndarray | None = None
+
+    def resources(self):
+        """lut mode: a LUT6-based table of 2^in_bits entries per PE (one LUT6 per 64 entries per output
+        bit, UG474); compare mode: NT comparators of the input width per PE."""
+        pe, ib, ob = self.pe, self.in_bits, self.out_bits
+        if self.mode == "lut":
+            lut = 20 + (pe * lutram_luts(2**ib, ob) if 2**ib <= 64 else pe * (2**ib // 64) * ob)
+        else:
+            lut = 20 + pe * self.nt * ib
+        return resources(lut, 20 + self.in_width + self.out_width)
 
 
 def thresholding_reference(x: np.ndarray, thresholds: np.ndarray, out_base: int, bipolar: bool) -> np.ndarray:
@@ -62,20 +108,52 @@ class Thresholding(HWLayer):
     def folding_options(self):
         return [{"pe": p} for p in divisors(self.get_nodeattr("channels"))]
 
-    def lut_estimate(self):
-        """A LUT6-based table of 2^in_bits entries per PE when the input is at most 8 bits wide
-        (one LUT6 per 64 entries per output bit), else one comparator per threshold per PE."""
-        pe = self.get_nodeattr("pe")
-        ib, ob = self.in_dtype().bitwidth(), self.out_dtype().bitwidth()
-        if ib <= 8:
-            return 20 + pe * lutram_luts(2**ib, ob) if 2**ib <= 64 else 20 + pe * (2**ib // 64) * ob
-        return 20 + pe * (2**ob - 1) * ib
-
-    def ff_estimate(self):
-        return 20 + self.in_stream_width() + self.out_stream_width()
-
-    def bram18_estimate(self):
-        return 0
+    def hw_params(self, model=None, arrays=True):
+        node = self.onnx_node
+        c, pe = self.get_nodeattr("channels"), self.get_nodeattr("pe")
+        in_dt, out_dt = self.in_dtype(), self.out_dtype()
+        if c % pe:
+            raise UserError(f"node '{node.name}': PE={pe} must divide channels={c}")
+        if in_dt == BIPOLAR or not in_dt.is_integer():
+            raise UserError(f"node '{node.name}': Thresholding input must be an integer type, not {in_dt.name}")
+        thr = None
+        if model is not None:
+            thr = initializer(model, node, 1, "thresholds").astype(np.float64)
+            if thr.ndim != 2 or thr.shape[0] not in (1, c):
+                raise UserError(f"node '{node.name}': thresholds of shape {thr.shape} must be [{c}, NT] or [1, NT]")
+            if np.any(np.diff(thr, axis=1) < 0):
+                raise UserError(f"node '{node.name}': threshold rows must be ascending; sort them")
+        bipolar_out = out_dt == BIPOLAR
+        nt = thr.shape[1] if thr is not None else 1 if bipolar_out else 2**out_dt.bitwidth() - 1
+        out_base = 0 if bipolar_out else int(self.get_nodeattr("out_base"))
+        if bipolar_out and nt != 1:
+            raise UserError(f"node '{node.name}': a bipolar output needs exactly one threshold per channel, got {nt}")
+        if not bipolar_out:
+            lo, hi = dtype_range(out_dt)
+            if out_base < lo or out_base + nt > hi:
+                raise UserError(f"node '{node.name}': outputs {out_base}..{out_base + nt} do not fit "
+                                f"{out_dt.name}; widen out_dtype")
+        rows = 1 if thr is not None and thr.shape[0] == 1 else c // pe
+        in_bits = in_dt.bitwidth()
+        mode = "lut" if in_bits <= LUT_MAX_INPUT_BITS else "compare"
+        lo, hi = dtype_range(in_dt)
+        table = thresholds = None
+        thr_bits = 0
+        if mode == "compare":
+            thr_bits = signed_bits(lo, hi + 1)
+        if thr is not None and arrays:
+            if mode == "lut":
+                x = raw_to_values(np.arange(2**in_bits, dtype=np.uint64), in_dt).astype(np.float64)
+                count = (x[None, :, None] >= thr[:, None, :]).sum(axis=-1)  # [rows_total, 2^bits]
+                # count is the output bit itself for bipolar outputs (bit 1 = +1)
+                table = fold_rows(((count + out_base) & ((1 << out_dt.bitwidth()) - 1)).astype(np.uint64), pe)
+            else:
+                t = np.clip(np.ceil(thr), lo, hi + 1).astype(np.int64)  # x >= T <=> x >= ceil(T) for integer x
+                thresholds = fold_rows(t, pe)
+        return ThresholdingParams(
+            **self.base_params(), channels=c, pe=pe, num_vecs=int(np.prod(self.in_shape()[:-1])),
+            out_base=out_base, mode=mode, rows=rows, nt=nt, thr_bits=thr_bits, table=table, thresholds=thresholds,
+        )
 
     def execute_node(self, context, graph):
         node = self.onnx_node

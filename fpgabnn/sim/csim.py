@@ -1,5 +1,10 @@
 """Bit-exact C simulation of a generated accelerator with g++ and Xilinx's ap_types headers.
 
+The testbench streams the bytes an AXI DMA would carry: frames packed by fpgabnn/deploy/driver/frames.py at
+the port width, TLAST after every batch, with the simulator command line of CONTRACTS.md B
+(``tb IN.bin OUT.bin N [--stats F] [--batch B]``). A compile error or a failing simulator raises
+SimulationError (an internal failure, never a mismatch).
+
 The headers come from hls4ml's wheel (``hls4ml/templates/vivado/ap_types``: ap_int.h, hls_stream.h), found
 without importing hls4ml (its import pulls in Keras-side dependencies). Compiled testbenches are cached
 by a hash of every source file, the compiler and the flags, so re-running an unchanged design is free.
@@ -19,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from fpgabnn.core.fileio import atomic_write_bytes
-from fpgabnn.errors import UserError
+from fpgabnn.deploy.driver import frames
+from fpgabnn.errors import SimulationError, UserError
 from fpgabnn.sim.packing import check_range
 
 CXX_FLAGS = ["-std=c++14", "-O2", "-Wno-unknown-pragmas"]
@@ -69,7 +75,7 @@ def compile_cpp(sources: list[Path], include_dirs: list[Path], out_dir: Path, na
     cmd = [cxx, *flags, *map(str, sources), "-o", str(tmp)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise RuntimeError(f"C simulation compile failed ({' '.join(cmd)}):\n{res.stderr[-4000:]}")
+        raise SimulationError(f"C simulation compile failed ({' '.join(cmd)}):\n{res.stderr[-4000:]}")
     os.replace(tmp, binary)
     return binary
 
@@ -88,9 +94,12 @@ def compile_csim(hls_dir: Path) -> Path:
     return compile_cpp([hls_dir / "tb.cpp", hls_dir / "top.cpp"], [hls_dir], hls_dir / "csim")
 
 
-def run_csim(hls_dir: Path, inputs: np.ndarray) -> np.ndarray:
+def run_csim(hls_dir: Path, inputs: np.ndarray, batch: int | None = None, cut: tuple[int, int] | None = None,
+             return_stats: bool = False):
     """Stream ``inputs`` [N, ...] (value domain, NHWC, the accelerator's input datatype) through the
-    C-simulated accelerator; returns [N, ...] outputs in the value domain (bipolar as -1/+1)."""
+    C-simulated accelerator as DMA bytes (TLAST after every ``batch`` frames, default all N); returns [N, ...]
+    outputs in the value domain (bipolar as -1/+1), and the testbench's stats with ``return_stats``.
+    ``cut`` = (frame, beats) sends only that many beats of one frame, ending it with an early TLAST."""
     hls_dir = Path(hls_dir)
     iface = load_interface(hls_dir)
     x = np.asarray(inputs)
@@ -100,11 +109,24 @@ def run_csim(hls_dir: Path, inputs: np.ndarray) -> np.ndarray:
     check_range(x, iface["in_dtype"])
     n = x.shape[0]
     binary = compile_csim(hls_dir)
+    port = iface["port_width"]
     with tempfile.TemporaryDirectory(prefix="csim_") as tmp:
-        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        atomic_write_bytes(fin, x.reshape(n, -1).astype("<i4").tobytes())
-        res = subprocess.run([str(binary), str(fin), str(fout), str(n)], capture_output=True, text=True)
+        fin, fout, fstats = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stats.json"
+        atomic_write_bytes(fin, frames.pack_values(x.reshape(n, -1), iface["in_bits"], iface["in_kind"], port).tobytes())
+        cmd = [str(binary), str(fin), str(fout), str(n), "--stats", str(fstats)]
+        if batch is not None:
+            cmd += ["--batch", str(int(batch))]
+        if cut is not None:
+            cmd += ["--cut", f"{int(cut[0])}:{int(cut[1])}"]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as err:
+            raise SimulationError(f"C simulation could not start ({err})") from None
         if res.returncode != 0:
-            raise RuntimeError(f"C simulation failed (exit {res.returncode}):\n{res.stderr[-4000:]}{res.stdout[-2000:]}")
-        y = np.fromfile(fout, dtype="<i4").astype(np.int64)
-    return y.reshape([n] + list(iface["out_shape"][1:]))
+            raise SimulationError(f"C simulation failed (exit {res.returncode}): "
+                                  f"{(res.stderr or res.stdout).strip()[-2000:]}")
+        raw = np.fromfile(fout, dtype=np.uint8)
+        y = frames.unpack_values(raw, iface["out_bits"], iface["out_kind"], port, iface["out_elems"])
+        stats = json.loads(fstats.read_text())
+    y = y.reshape([n] + list(iface["out_shape"][1:]))
+    return (y, stats) if return_stats else y

@@ -2,8 +2,10 @@
 parallel) each hardware layer gets, chosen for a frame-rate target or read from a FINN folding file.
 
 A layer processes one frame in ``exp_cycles()`` cycles; the pipeline's initiation interval is the slowest
-layer's count, so a target of F frames/s at f_clk needs every layer at ``<= f_clk / F`` cycles. Among the
-foldings that meet it, SetFolding takes the one of least estimated cost (analysis/estimates.py).
+node's count, the AXI-Stream ports' beats per frame at the board's DMA width included, so a target of F
+frames/s at f_clk needs every layer at ``<= f_clk / F`` cycles. Among the foldings that meet it, SetFolding
+takes the one of least estimated cost (analysis/cost.py). Folding comes before the infrastructure
+(converters, FIFOs, ports) is inserted.
 The folding file is FINN's format (``finn.transformation.general.ApplyConfig``)::
 
     {"Defaults": {"ram_style": ["block", ["MVAU"]]},
@@ -29,12 +31,15 @@ from fpgabnn.errors import UserError
 FOLDING_META = "fpgabnn_folding"
 
 #: FINN's attribute names -> ours
-FINN_ATTRS = {"PE": "pe", "SIMD": "simd", "ram_style": "ram_style"}
+FINN_ATTRS = {"PE": "pe", "SIMD": "simd", "ram_style": "ram_style", "parallel_window": "parallel_window"}
+
+#: the folding attributes (FINN lists PE before SIMD)
+FOLDING_ATTRS = ("pe", "simd", "parallel_window")
 
 #: FINN attributes that have no meaning here (fpgabnn embeds weights, places FIFOs and converters itself)
 FINN_IGNORED_ATTRS = {
     "mem_mode", "resType", "runtime_writeable_weights", "inFIFODepths", "outFIFODepths", "depth",
-    "impl_style", "parallel_window", "depth_trigger_uram", "depth_trigger_bram", "preferred_impl_style",
+    "impl_style", "depth_trigger_uram", "depth_trigger_bram", "preferred_impl_style",
     "ram_style_thresholds", "numInputVectors",
 }
 
@@ -55,14 +60,25 @@ _FINN_NAME = re.compile(r"^(?P<op>[A-Za-z]+?)(?:_(?:hls|rtl|Batch))*_(?P<idx>\d+
 
 
 def _hw_nodes(model: ModelWrapper) -> list:
+    """The compute layers; folding them after the infrastructure was inserted would leave it stale."""
     from fpgabnn.transforms.pipeline import split_dataflow
 
-    return split_dataflow(model).hw
+    nodes = split_dataflow(model).hw
+    if any(getCustomOp(n).INFRASTRUCTURE for n in nodes):
+        raise UserError("the model already has width converters, FIFOs or ports (InsertDWC/InsertFIFO/"
+                        "InsertIOPorts); fold the graph before inserting them")
+    return nodes
+
+
+def _board(board):
+    from fpgabnn.analysis.cost import _board as load
+
+    return load(board)
 
 
 def _folding_attrs(inst) -> list[str]:
-    """The folding attributes a layer has (pe and/or simd), in the order FINN lists them."""
-    return [a for a in ("pe", "simd") if a in inst.get_nodeattr_types()]
+    """The folding attributes a layer has (pe, simd, parallel_window), in the order FINN lists them."""
+    return [a for a in FOLDING_ATTRS if a in inst.get_nodeattr_types()]
 
 
 def _set(inst, option: dict) -> None:
@@ -85,13 +101,13 @@ class _Choice:
     out_epw: int
 
 
-def _choices(inst, weights: dict) -> list[_Choice]:
-    from fpgabnn.analysis.estimates import weighted_cost
+def _choices(inst, weights: dict, model=None) -> list[_Choice]:
+    from fpgabnn.analysis.cost import weighted_cost
 
     choices = []
     for opt in inst.folding_options():
         _set(inst, opt)
-        est = inst.estimates()
+        est = inst.estimates(model)
         choices.append(_Choice(opt, int(est["cycles"]), weighted_cost({**est, "URAM": 0}, weights),
                                inst.in_elems_per_word(), inst.out_elems_per_word()))
     return choices
@@ -131,10 +147,12 @@ class SetFolding(Transformation):
         return max(1, math.floor(self.clock_mhz * 1e6 / self.target_fps))
 
     def apply(self, model):
-        from fpgabnn.analysis.estimates import cost_weights
+        from fpgabnn.analysis.cost import cost_weights
 
         budget = self.budget()
-        outcome = fold_for_budget(model, budget, cost_weights(self.board), relax=self.relax)
+        board = _board(self.board)
+        outcome = fold_for_budget(model, budget, cost_weights(board), relax=self.relax,
+                                  port_width=board.axi_port_width)
         reachable = self.clock_mhz * 1e6 / outcome["ii_cycles"]
         if reachable < self.target_fps and not outcome["limiting"]:
             # a target above one frame per cycle: the layers at the II are what limits
@@ -142,6 +160,7 @@ class SetFolding(Transformation):
                 {"node": n.name, "op": n.op_type, "min_cycles": getCustomOp(n).exp_cycles()}
                 for n in _hw_nodes(model) if getCustomOp(n).exp_cycles() == outcome["ii_cycles"]
             ]
+        record_ports = {"port_width": board.axi_port_width, "port_cycles": outcome["port_cycles"]}
         record = {
             "source": "target",
             "target_fps": self.target_fps,
@@ -151,53 +170,73 @@ class SetFolding(Transformation):
             "limiting": outcome["limiting"],
             "reachable_fps": reachable,
             "cost": outcome["cost"],
+            **record_ports,
         }
         model.set_metadata_prop(FOLDING_META, json.dumps(record))
         return model, False
 
 
-def fold_for_budget(model, budget: int, weights: dict, fixed: dict | None = None, relax: bool = True) -> dict:
+def port_cycles(model: ModelWrapper, port_width: int) -> dict:
+    """Beats per frame of the input and output ports at ``port_width`` bits (frames.py: dense bits, each frame
+    padded to whole beats): a floor under the II that no folding removes."""
+    from fpgabnn.deploy.driver.frames import beats_per_frame
+
+    nodes = _hw_nodes(model)
+    first, last = getCustomOp(nodes[0]), getCustomOp(nodes[-1])
+    elems_in, elems_out = math.prod(first.in_shape()), math.prod(last.out_shape())
+    return {"AxisInput": beats_per_frame(elems_in, first.in_dtype().bitwidth(), port_width),
+            "AxisOutput": beats_per_frame(elems_out, last.out_dtype().bitwidth(), port_width)}
+
+
+def fold_for_budget(model, budget: int, weights: dict, fixed: dict | None = None, relax: bool = True,
+                    port_width: int = 64) -> dict:
     """Fold the layers of ``model`` (in place) at the least weighted cost with every layer within ``budget``
     cycles per frame; layers named in ``fixed`` ({node name: option}) keep that option.
 
-    Layers that cannot meet the budget get their fastest settings and are returned as ``limiting``; with
-    ``relax`` the others are folded for the slowest of those instead. Returns limiting, ii_cycles, cost."""
+    Layers (and ports of ``port_width`` bits) that cannot meet the budget are returned as ``limiting``, the
+    layers with their fastest settings; with ``relax`` the others are folded for the slowest of those instead.
+    Returns limiting, ii_cycles (ports included), cost, port_cycles."""
     fixed = fixed or {}
     nodes = _hw_nodes(model)
     insts = [getCustomOp(n) for n in nodes]
     table = []
     for node, inst in zip(nodes, insts):
-        choices = _choices(inst, weights)
+        choices = _choices(inst, weights, model)
         if node.name in fixed:
             choices = [c for c in choices if c.option == fixed[node.name]]
         table.append(choices)
     fastest = [min(c.cycles for c in t) for t in table]
     limiting = [{"node": n.name, "op": n.op_type, "min_cycles": m}
                 for n, m in zip(nodes, fastest) if m > budget and n.name not in fixed]
+    ports = port_cycles(model, port_width)
+    limiting += [{"node": op, "op": op, "min_cycles": beats, "port_width": port_width}
+                 for op, beats in ports.items() if beats > budget]
     effective = max([budget] + [r["min_cycles"] for r in limiting]) if relax else budget
     feasible = [[c for c in t if c.cycles <= max(effective, m)] for t, m in zip(table, fastest)]
-    found = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=True)
+    found = _cheapest_chain(model, nodes, insts, feasible, weights, port_width, match_windows=True)
     if found is None:  # a window cannot run at its consumer's SIMD within the budget: allow a converter
-        found = _cheapest_chain(model, nodes, insts, feasible, weights, match_windows=False)
+        found = _cheapest_chain(model, nodes, insts, feasible, weights, port_width, match_windows=False)
     plan, cost = found
     for inst, choice in zip(insts, plan):
         _set(inst, choice.option)
         inst.check_folding()
-    return {"limiting": limiting, "ii_cycles": max(c.cycles for c in plan), "cost": cost}
+    ii = max([c.cycles for c in plan] + list(ports.values()))
+    return {"limiting": limiting, "ii_cycles": ii, "cost": cost, "port_cycles": ports}
 
 
-def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool):
+def _cheapest_chain(model, nodes, insts, feasible, weights, port_width: int, match_windows: bool):
     """Minimum-cost choice per layer along the chain, or None when no assignment satisfies the constraints.
 
     V[i][o] = cost(o) + min over groups g of layer i-1 (V[i-1][g] + link cost(g -> o)); the link cost depends
     only on the producer's elements per word, so predecessors are grouped by it (one group per divisor)."""
-    from fpgabnn.analysis.estimates import link_resources, port_resources, weighted_cost
+    from fpgabnn.analysis.cost import link_resources, port_resources, weighted_cost
 
     first, last = insts[0], insts[-1]
     in_bits, out_bits = first.in_dtype().bitwidth(), last.out_dtype().bitwidth()
     out_depth = last.get_nodeattr("out_fifo_depth")
     # value[o] = (total cost up to and including layer i with option o, index of the predecessor option)
-    value = [(c.cost + weighted_cost(port_resources(c.in_epw * in_bits), weights), -1) for c in feasible[0]]
+    value = [(c.cost + weighted_cost(port_resources(port_width, c.in_epw * in_bits), weights), -1)
+             for c in feasible[0]]
     back = [[v[1] for v in value]]
     for i in range(1, len(insts)):
         prev_inst, node, prev_node = insts[i - 1], nodes[i], nodes[i - 1]
@@ -216,14 +255,15 @@ def _cheapest_chain(model, nodes, insts, feasible, weights, match_windows: bool)
                 if channels is not None and channels % c.in_epw == 0 and epw != c.in_epw:
                     continue  # the window must produce the MVAU's SIMD directly
                 if (epw, c.in_epw) not in links:
-                    links[(epw, c.in_epw)] = weighted_cost(link_resources(dt, epw, c.in_epw, depth), weights)
+                    links[(epw, c.in_epw)] = weighted_cost(link_resources(dt.bitwidth(), epw, c.in_epw, depth),
+                                                           weights)
                 total = v + links[(epw, c.in_epw)]
                 if total < best[0]:
                     best = (total, j)
             new_value.append((best[0] + c.cost, best[1]))
         value = new_value
         back.append([v[1] for v in value])
-    totals = [v[0] + weighted_cost(port_resources(c.out_epw * out_bits, out_depth), weights)
+    totals = [v[0] + weighted_cost(port_resources(port_width, c.out_epw * out_bits, out_depth), weights)
               for v, c in zip(value, feasible[-1])]
     best = min(range(len(totals)), key=totals.__getitem__)
     if math.isinf(totals[best]):
@@ -248,11 +288,15 @@ def folding_config(model: ModelWrapper) -> dict:
     config = {"Defaults": {}}
     for node in _hw_nodes(model):
         inst = getCustomOp(node)
-        entry = {a.upper(): int(v) for a, v in _get(inst).items()}
+        entry = {_finn_key(a): int(v) for a, v in _get(inst).items()}
         if "ram_style" in inst.get_nodeattr_types():
             entry["ram_style"] = inst.get_nodeattr("ram_style")
         config[node.name] = entry
     return config
+
+
+def _finn_key(attr: str) -> str:
+    return next(k for k, v in FINN_ATTRS.items() if v == attr)
 
 
 def _load_config(path_or_dict) -> tuple[dict, str]:
@@ -289,10 +333,14 @@ def _our_op(op: str) -> str:
 
 
 def _attr_value(where: str, node_name: str, key: str, value, inst):
-    attr = FINN_ATTRS.get(key, key if key in ("pe", "simd") else None)
+    attr = FINN_ATTRS.get(key, key if key in FOLDING_ATTRS else None)
     if attr is None or attr not in inst.get_nodeattr_types():
         return None, None
-    if attr in ("pe", "simd"):
+    if attr == "parallel_window":
+        if value not in (0, 1):
+            raise UserError(f"{where}: node '{node_name}' {key}={value!r} must be 0 or 1")
+        value = int(value)
+    elif attr in ("pe", "simd"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{where}: node '{node_name}' {key}={value!r} is not a positive integer; "
                             f"use one of {_legal(inst, attr)}")
@@ -340,7 +388,7 @@ def apply_folding_config(model: ModelWrapper, path_or_dict, board=None) -> Model
             raise UserError(f"{where}: node '{node_name}' ({by_name[node_name].op_type}) has no attribute "
                             f"'{key}'; use {', '.join(known)}")
         inst.set_nodeattr(attr, value)
-        if attr in ("pe", "simd"):
+        if attr in FOLDING_ATTRS:
             named.add(node_name)
 
     named: set = set()
@@ -369,6 +417,12 @@ def apply_folding_config(model: ModelWrapper, path_or_dict, board=None) -> Model
             if any(key.startswith(p) for p in FINN_INFRASTRUCTURE):
                 skipped.append(key)
                 continue
+            m = _FINN_NAME.match(key)
+            if m and FINN_OPS.get(m["op"]) == "LabelSelect" and not any(
+                    n.op_type == "LabelSelect" for n in nodes):
+                # FINN's BNN-PYNQ models end in a TopK; a build without --topk has no LabelSelect to fold
+                skipped.append(f"{key} (the build has no top-k; pass --topk 1 for FINN's LabelSelect)")
+                continue
             raise UserError(f"{where}: no hardware layer '{key}' in the model; "
                             f"its layers are {', '.join(by_name)}")
         if not isinstance(entry, dict):
@@ -384,12 +438,14 @@ def apply_folding_config(model: ModelWrapper, path_or_dict, board=None) -> Model
               "limiting": []}
     unnamed = [n for n in by_name if n not in named]
     if named and unnamed:
-        from fpgabnn.analysis.estimates import cost_weights
+        from fpgabnn.analysis.cost import cost_weights
 
+        board = _board(board)
         budget = max(insts[n].exp_cycles() for n in named)
         outcome = fold_for_budget(model, budget, cost_weights(board), fixed={n: _get(insts[n]) for n in named},
-                                  relax=False)
-        record.update(filled=unnamed, budget_cycles=int(budget), limiting=outcome["limiting"])
+                                  relax=False, port_width=board.axi_port_width)
+        record.update(filled=unnamed, budget_cycles=int(budget),
+                      limiting=[r for r in outcome["limiting"] if r["op"] not in ("AxisInput", "AxisOutput")])
     model.set_metadata_prop(FOLDING_META, json.dumps(record))
     return model
 

@@ -52,7 +52,7 @@ class InsertLabelSelect(Transformation):
         for node in split.post:
             model.graph.node.remove(node)
         model.graph.node.append(helper.make_node(
-            "LabelSelect", [split.hw_output], [out], domain=DOMAIN, name="label_select", channels=int(channels),
+            "LabelSelect", [split.hw_output], [out], domain=DOMAIN, name="LabelSelect_0", channels=int(channels),
             k=int(self.k), in_dtype=acc.name, source_tensor=out, source_layout="TOPK",
         ))
         model.set_tensor_shape(out, [1, self.k])

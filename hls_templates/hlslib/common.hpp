@@ -14,6 +14,17 @@
 #include <hls_stream.h>
 #include <stdint.h>
 
+#if defined(__SYNTHESIS__) && !defined(FPGABNN_EXACT_ROM)
+#define FPGABNN_EXACT_ROM 1
+#endif
+/** Stored type of a weight word of W <= 64 bits: exactly W bits in synthesis (FPGABNN_EXACT_ROM), the POD
+ *  integer type POD in plain C simulation (see RomWeights). */
+#ifdef FPGABNN_EXACT_ROM
+#define FPGABNN_ROM_WORD(W, POD) ap_uint<W>
+#else
+#define FPGABNN_ROM_WORD(W, POD) POD
+#endif
+
 namespace fpgabnn {
 
 /** Element \p i of a packed word, reinterpreted as the element type \p TE (same bits, TE's signedness).
@@ -198,32 +209,41 @@ struct ThresholdAct {
 // Weight memory.
 // ---------------------------------------------------------------------------------------------
 
-/** Bipolar weights of a matrix-vector unit: one SIMD-bit word per PE and tile.
+/** Bipolar weights of a matrix-vector unit: one word of exactly SIMD bits per PE and tile.
  *
  * Word `tile = nf * SF + sf` of PE p holds bit s = weight W[sf*SIMD + s][nf*PE + p] (1 = +1).
- * The words are stored as LIMBS plain unsigned integers of type TL (the narrowest C type that
- * holds SIMD bits, or 64-bit limbs, lowest first, for wider words): a large initialiser of POD
- * integers compiles as static data, whereas one of ap_uint objects makes g++ spend minutes on
- * the generated constructor calls.
+ * Synthesis (and C simulation with FPGABNN_EXACT_ROM) stores ap_uint<SIMD> words, so the ROM Vitis HLS
+ * builds is PE memories of TILES x SIMD bits, the shape the estimate counts. Plain C simulation stores the
+ * same literals as the narrowest POD integer (FPGABNN_ROM_WORD): a large initialiser of ap_uint objects
+ * makes g++ spend minutes on the generated constructor calls (40k words: 50 s instead of 2 s).
  *
  * \tparam SIMD   bits per word (synapses processed in parallel)
  * \tparam PE     processing elements (one memory each)
  * \tparam TILES  words per PE: (MH / PE) * (MW / SIMD)
- * \tparam TL     limb type (uint8_t .. uint64_t)
- * \tparam LIMBS  limbs per word
+ * \tparam TW     stored word type: ap_uint<SIMD>, or a POD integer of at least SIMD bits in C simulation
  */
-template <unsigned SIMD, unsigned PE, unsigned TILES, typename TL, unsigned LIMBS>
-struct BinaryWeights {
-    TL limbs[PE][TILES][LIMBS];
+template <unsigned SIMD, unsigned PE, unsigned TILES, typename TW>
+struct RomWeights {
+    TW words[PE][TILES];
 
     ap_uint<SIMD> word(unsigned pe, unsigned tile) const {
 #pragma HLS INLINE
-        if (LIMBS == 1) return ap_uint<SIMD>(limbs[pe][tile][0]);
-        const unsigned LB = sizeof(TL) * 8;  // bits per limb
-        ap_uint<LIMBS * LB> w = 0;
+        return ap_uint<SIMD>(words[pe][tile]);
+    }
+};
+
+/** C-simulation storage of words wider than 64 bits: LIMBS 64-bit limbs per word, lowest first (synthesis
+ *  uses RomWeights<SIMD, PE, TILES, ap_uint<SIMD> >, see FPGABNN_EXACT_ROM). */
+template <unsigned SIMD, unsigned PE, unsigned TILES, unsigned LIMBS>
+struct LimbWeights {
+    uint64_t limbs[PE][TILES][LIMBS];
+
+    ap_uint<SIMD> word(unsigned pe, unsigned tile) const {
+#pragma HLS INLINE
+        ap_uint<LIMBS * 64> w = 0;
         for (unsigned l = 0; l < LIMBS; l++) {
 #pragma HLS UNROLL
-            w((l + 1) * LB - 1, l * LB) = limbs[pe][tile][l];
+            w((l + 1) * 64 - 1, l * 64) = limbs[pe][tile][l];
         }
         return ap_uint<SIMD>(w);  // truncation keeps the low SIMD bits
     }

@@ -30,25 +30,41 @@ void maxpool(hls::stream<ap_uint<PE * TE::width> >& in, hls::stream<ap_uint<PE *
     static_assert(C % PE == 0, "PE must divide C");
     static_assert(KH <= SH && KW <= SW, "overlapping windows: use sliding_window + window_max");
     static_assert(H >= KH && W >= KW, "the window must fit into the input");
+    typedef ap_uint<PE * TE::width> word_t;
     const unsigned CF = C / PE;
     const unsigned OH = (H - KH) / SH + 1;
     const unsigned OW = (W - KW) / SW + 1;
 
-    ap_uint<PE * TE::width> partial[OW * CF];  // running maxima of the current output row
+    // Running maximum of the current window within the current input row, one word per channel fold: a
+    // register chain (fully partitioned, shifted every word), so the kx direction needs no memory access.
+    word_t run[CF];
+#pragma HLS ARRAY_PARTITION variable=run complete
+    // Maxima of rows ky < KH - 1 of the current output row's windows. A word is read and written once per
+    // window per input row; the next access to the same word is a whole input row later.
+    word_t partial[OW * CF];
+#pragma HLS DEPENDENCE variable=partial inter false
 
     // input position: row (oy, ky) with y = oy*SH + ky, column (ox, kx) with x = ox*SW + kx, fold cf
     unsigned oy = 0, ky = 0, ox = 0, kx = 0, cf = 0;
     for (unsigned i = 0; i < H * W * CF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
-        const ap_uint<PE * TE::width> x = in.read();
+        const word_t x = in.read();
         const bool in_window = ky < KH && kx < KW && oy < OH && ox < OW;
-        if (in_window) {
+        const word_t r = (kx == 0) ? x : max_word<PE, TE>(run[0], x);  // run[0] is this fold's running max
+        if (in_window && kx == KW - 1) {  // the window's part of this row is complete
             const unsigned a = ox * CF + cf;
-            const bool first = (ky == 0 && kx == 0);  // the window's first pixel starts its maximum
-            const ap_uint<PE * TE::width> m = first ? x : max_word<PE, TE>(partial[a], x);
-            partial[a] = m;
-            if (ky == KH - 1 && kx == KW - 1) out.write(m);  // the window's last pixel completes it
+            const word_t m = (ky == 0) ? r : max_word<PE, TE>(partial[a], r);
+            if (ky == KH - 1) {
+                out.write(m);
+            } else {
+                partial[a] = m;
+            }
         }
+        for (unsigned j = 0; j + 1 < CF; j++) {  // shift the chain: fold cf + 1 comes to the front
+#pragma HLS UNROLL
+            run[j] = run[j + 1];
+        }
+        run[CF - 1] = r;
         if (++cf == CF) {
             cf = 0;
             if (++kx == SW) {

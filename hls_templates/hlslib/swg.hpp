@@ -106,6 +106,73 @@ void sliding_window(hls::stream<ap_uint<SIMD * EW> >& in, hls::stream<ap_uint<SI
     }
 }
 
+/**
+ * Parallel-window mode (SIMD = C): one output word per output pixel holding its whole KH x KW x C window,
+ * ordered (kh, kw, c) from the lowest bits, so the following MVAU takes SIMD = MW. Same ring buffer and
+ * schedule as sliding_window, with the buffer split into rows and KW column banks so that a whole window is
+ * read in one cycle; a frame takes max(padded input pixels, fill + output pixels) cycles.
+ * Template parameters as sliding_window (no SIMD: a word is one pixel, C elements).
+ */
+template <unsigned H, unsigned W, unsigned C, unsigned KH, unsigned KW, unsigned SH, unsigned SW, unsigned PT,
+          unsigned PL, unsigned PB, unsigned PR, unsigned EW>
+void sliding_window_parallel(hls::stream<ap_uint<C * EW> >& in, hls::stream<ap_uint<KH * KW * C * EW> >& out,
+                             const ap_uint<C * EW> pad_word) {
+    const unsigned HP = H + PT + PB;  // padded height
+    const unsigned WP = W + PL + PR;  // padded width
+    static_assert(HP >= KH && WP >= KW, "the kernel must fit into the padded map");
+    const unsigned OH = (HP - KH) / SH + 1;
+    const unsigned OW = (WP - KW) / SW + 1;
+    const unsigned B = KH + SH;  // rows in the circular buffer
+    const unsigned PW = C * EW;  // bits per pixel
+
+    ap_uint<PW> buf[B][WP];
+#pragma HLS ARRAY_PARTITION variable=buf complete dim=1
+#pragma HLS ARRAY_PARTITION variable=buf cyclic factor=KW dim=2
+#pragma HLS DEPENDENCE variable=buf inter false
+
+    unsigned wr = 0, wc = 0, wslot = 0;  // write side: padded position (wr, wc) into buffer row wslot
+    unsigned oy = 0, ox = 0, rbase = 0;  // read side: output pixel (oy, ox); rbase = (oy * SH) % B
+    for (;;) {
+#pragma HLS PIPELINE II=1 style=flp
+#pragma HLS LOOP_TRIPCOUNT min=HP*WP max=HP*WP+OH*OW
+        const bool in_done = (wr == HP);
+        const bool out_done = (oy == OH);
+        if (in_done && out_done) break;
+        const bool can_read = !out_done && (in_done || wr >= oy * SH + KH);
+        const bool can_write = !in_done && (out_done || wr < oy * SH + B);
+
+        if (can_read) {
+            ap_uint<KH * KW * PW> window = 0;
+            for (unsigned ky = 0; ky < KH; ky++) {
+#pragma HLS UNROLL
+                unsigned slot = rbase + ky;
+                if (slot >= B) slot -= B;
+                for (unsigned kx = 0; kx < KW; kx++) {
+#pragma HLS UNROLL
+                    window((ky * KW + kx + 1) * PW - 1, (ky * KW + kx) * PW) = buf[slot][ox * SW + kx];
+                }
+            }
+            out.write(window);
+            if (++ox == OW) {
+                ox = 0;
+                oy++;
+                rbase += SH;
+                if (rbase >= B) rbase -= B;
+            }
+        }
+
+        if (can_write) {
+            const bool pad = (wr < PT) || (wr >= PT + H) || (wc < PL) || (wc >= PL + W);
+            buf[wslot][wc] = pad ? pad_word : in.read();
+            if (++wc == WP) {
+                wc = 0;
+                wr++;
+                if (++wslot == B) wslot = 0;
+            }
+        }
+    }
+}
+
 }  // namespace fpgabnn
 
 #endif

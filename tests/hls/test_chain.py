@@ -110,7 +110,8 @@ def test_tfc_size_chain_matches_reference(tmp_path):
 
 
 def test_words_wider_than_1024_bits(tmp_path):
-    """A fully parallel input quantiser: the 1280-bit port word needs AP_INT_MAX_W, set in top.h."""
+    """A fully parallel input quantiser: its 1280-bit words (behind the 64-bit port) need AP_INT_MAX_W, set in
+    top.h; the 160-bit weight words are stored as limbs in C simulation."""
     rng = np.random.default_rng(26)
     model = chain_model([
         ("Thresholding", dict(channels=160, pe=160, vec_shape=[1], in_dtype="UINT8", out_dtype="BIPOLAR"),
@@ -119,7 +120,8 @@ def test_words_wider_than_1024_bits(tmp_path):
          {"w": bipolar(rng, (160, 8))}),
     ], [1, 160], "UINT8")
     info = generate_hls(model, tmp_path / "hls", top_name="wide", clock_ns=5.0)
-    assert info["in_port_width"] == 1280 and "#define AP_INT_MAX_W 2048" in (tmp_path / "hls" / "top.h").read_text()
+    assert info["in_port_width"] == 64 and info["in_beats"] == 20
+    assert "#define AP_INT_MAX_W 2048" in (tmp_path / "hls" / "top.h").read_text()
     check_against_qonnx(model, tmp_path / "hls", info, 6, seed=4)
 
 
@@ -129,12 +131,16 @@ def test_generated_files_and_interface(conv_build):
     assert {"top.cpp", "top.h", "params.h", "tb.cpp", "hls.tcl", "interface.json", "hlslib/mvau.hpp"} <= names
     iface = json.loads((out / "interface.json").read_text())
     assert iface["top_name"].startswith("bnn_top") and iface["in_shape"] == [1, 8, 8, 2]
-    assert iface["in_port_width"] % 8 == 0 and iface["out_port_width"] % 8 == 0
-    assert iface["out_dtype"] == "UINT4" and iface["out_words"] == 3
+    assert iface["in_port_width"] == iface["out_port_width"] == iface["port_width"] == 64
+    # 128 bipolar inputs = 2 beats; 3 labels of 4 bits = 12 bits = 1 beat
+    assert iface["out_dtype"] == "UINT4" and (iface["in_beats"], iface["out_beats"]) == (2, 1)
     ops = [layer["op"] for layer in iface["layers"]]
     assert ops.count("dwc") >= 3 and ops[0] == "axis_in" and ops[-1] == "axis_out"
     top = (out / "top.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top and "depth=7" in top  # the MVAU's out_fifo_depth attribute
+    # one stream per StreamFIFO node, each with its depth
+    assert top.count("#pragma HLS STREAM variable=StreamFIFO_") == len(iface["streams"])
+    assert "hls::stream<fpgabnn::AxisWord<64> >& s_axis" in top
     tcl = (out / "hls.tcl").read_text()
     assert "create_clock -period 5.0" in tcl and f"set_top {iface['top_name']}" in tcl
     files, _ = render_sources(model, "t", 4.0, part="xczu3eg-sbva484-1-e")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpgabnn.codegen.hls_contexts import mvau_context, pack_weight_words
+from fpgabnn.codegen.hls_contexts import pack_weight_words
 from fpgabnn.errors import UserError
 from qonnx.core.datatype import DataType
 from hls_harness import bipolar, check_cases, ints, layer_case, single_model
@@ -121,7 +121,7 @@ def test_mvau_refuses_nonbinary_weights_and_narrow_accumulators():
     w[0, 0] = 0.5
     model = mvau_model(4, 2, 1, 1, [], "BIPOLAR", "INT8", w)
     with pytest.raises(UserError, match="must be \\+-1"):
-        mvau_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)
     model = mvau_model(64, 2, 1, 1, [], "INT8", "INT8", np.ones((64, 2)))
     with pytest.raises(UserError, match="widen acc_dtype"):
-        mvau_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)

@@ -9,7 +9,7 @@ from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 
 from fpgabnn.codegen.hls_contexts import (
-    dwc_context, label_select_context, sliding_window_context, thresholding_context,
+    dwc_context_for,
 )
 from fpgabnn.errors import UserError
 from fpgabnn.sim.packing import pack_words, unpack_words
@@ -55,11 +55,11 @@ def test_thresholding_refuses_bad_thresholds():
     model = single_model("Thresholding", dict(channels=2, pe=1, vec_shape=[1], in_dtype="UINT8", out_dtype="UINT2"),
                          {"t": np.array([[3.0, 1.0], [1.0, 2.0]])}, [1, 2], "UINT8")
     with pytest.raises(UserError, match="ascending"):
-        thresholding_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)
     model = single_model("Thresholding", dict(channels=1, pe=1, vec_shape=[1], in_dtype="UINT8", out_dtype="UINT2"),
                          {"t": np.arange(5.0)[None]}, [1, 1], "UINT8")
     with pytest.raises(UserError, match="do not fit UINT2"):
-        thresholding_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)
 
 
 # ---- SlidingWindow ----------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_sliding_window_refuses_bipolar_padding():
     model = single_model("SlidingWindow", dict(ifm_dim=[4, 4], channels=1, kernel=[3, 3], pads=[1, 1, 1, 1],
                                                in_dtype="BIPOLAR"), {}, [1, 4, 4, 1], "BIPOLAR")
     with pytest.raises(UserError, match="bipolar"):
-        sliding_window_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)
 
 
 # ---- MaxPool ----------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_label_select(tmp_path, csim_cache):
     check_cases(cases, tmp_path, csim_cache)
     with pytest.raises(UserError, match="1 <= k"):
         model = single_model("LabelSelect", dict(channels=4, k=5, in_dtype="INT8"), {}, [1, 4], "INT8")
-        label_select_context(getCustomOp(model.graph.node[0]), model)
+        getCustomOp(model.graph.node[0]).hw_params(model)
 
 
 # ---- data-width converters --------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def dwc_case(rng, dtype, in_epw, out_epw, elems, frames=3):
     """Elements must come out in the same order, only regrouped into words of another size."""
     ew = DataType[dtype].bitwidth()
     x = ints(rng, dtype, (frames, elems))
-    ctx = dwc_context(f"dwc_{in_epw}_{out_epw}", in_epw * ew, out_epw * ew, elems // in_epw)
+    ctx = dwc_context_for(f"dwc_{in_epw}_{out_epw}", in_epw * ew, out_epw * ew, elems // in_epw)
     return Case(ctx, x, x.copy(), dtype, in_epw, dtype, out_epw, f"dwc_{dtype}_{in_epw}to{out_epw}")
 
 
