@@ -77,6 +77,9 @@ def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design
           "out_bits": dout.bitwidth(), "in_kind": _kind(din), "out_kind": _kind(dout),
           "in_elems": int(np.prod(in_shape[1:])), "out_elems": int(np.prod(out_shape[1:])),
           "port_width": int(board.axi_port_width)}
+    for key in ("port_width", "in_bits", "out_bits", "in_kind", "out_kind", "in_elems", "out_elems"):
+        if key in hls_interface and hls_interface[key] != io[key]:  # the generator and the driver must agree
+            raise RuntimeError(f"driver {key} {io[key]} differs from hls/interface.json ({hls_interface[key]})")
     cfg = {
         "fpgabnn_version": __version__, "top": top, "design": design, "board": board.name,
         "clock_mhz": clock_mhz, "dma": "dma",
@@ -84,9 +87,9 @@ def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design
         "model_input": {"name": g_in, "shape": list(model.get_tensor_shape(g_in))},
         "model_output": {"name": g_out, "shape": list(model.get_tensor_shape(g_out))},
         "hw_input": split.hw_input, "hw_output": split.hw_output, "io": io, "pre": pre, "post": post,
-        # C-sim testbenches before the byte-stream command line take int32 value files
-        "csim": {"dir": "hls/csim", "pattern": "tb_*", "protocol": "bytes" if "in_beats" in hls_interface else "int32"},
-        "rtlsim": {"dir": "rtl/sim", "pattern": "*", "protocol": "bytes"},
+        # simulator binaries (Contract B command line), found by pattern in these build folders
+        "csim": {"dir": "hls/csim", "pattern": "tb_*"},
+        "rtlsim": {"dir": "rtl/sim", "pattern": "*"},
     }
     return cfg, params
 

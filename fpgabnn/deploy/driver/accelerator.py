@@ -54,8 +54,7 @@ class Accelerator:
                                            download=download, device=device)
         else:
             self.bitfile = None
-            self.transport = SimTransport(self._find_simulator(backend), self.io,
-                                          self.config[backend].get("protocol", "bytes"))
+            self.transport = SimTransport(self._find_simulator(backend), self.io)
 
     # ---- FINN's names ---------------------------------------------------------------------------
     @property

@@ -19,8 +19,8 @@ from . import frames
 class SimTransport:
     """A simulator binary of the build: IN.bin (the batch's DMA bytes) in, OUT.bin (output beats) out."""
 
-    def __init__(self, binary: Path, io: dict, protocol: str = "bytes"):
-        self.binary, self.io, self.protocol = Path(binary), io, protocol
+    def __init__(self, binary: Path, io: dict):
+        self.binary, self.io = Path(binary), io
         self.last_stats: dict = {}
 
     def transfer(self, in_bytes: np.ndarray) -> np.ndarray:
@@ -29,22 +29,13 @@ class SimTransport:
         io = self.io
         with tempfile.TemporaryDirectory(prefix="fpgabnn_sim_") as tmp:
             fin, fout, fstats = (Path(tmp) / f for f in ("in.bin", "out.bin", "stats.json"))
-            if self.protocol == "int32":  # C-sim testbenches that predate the byte-stream command line
-                vals = frames.unpack_values(in_bytes, io["in_bits"], io["in_kind"], io["port_width"], io["in_elems"])
-                fin.write_bytes(vals.astype("<i4").tobytes())
-                cmd = [str(self.binary), str(fin), str(fout), str(n)]
-            else:
-                fin.write_bytes(np.ascontiguousarray(in_bytes, dtype=np.uint8).tobytes())
-                cmd = [str(self.binary), str(fin), str(fout), str(n), "--batch", str(n), "--stats", str(fstats)]
+            fin.write_bytes(np.ascontiguousarray(in_bytes, dtype=np.uint8).tobytes())
+            cmd = [str(self.binary), str(fin), str(fout), str(n), "--batch", str(n), "--stats", str(fstats)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
                 raise RuntimeError(f"simulator {self.binary.name} failed (exit {res.returncode}): "
                                    f"{(res.stderr or res.stdout).strip()[-2000:]}")
-            if self.protocol == "int32":
-                y = np.fromfile(fout, dtype="<i4").astype(np.int64).reshape(n, -1)
-                out = frames.pack_values(y, io["out_bits"], io["out_kind"], io["port_width"])
-            else:
-                out = np.fromfile(fout, dtype=np.uint8)
+            out = np.fromfile(fout, dtype=np.uint8)
             self.last_stats = json.loads(fstats.read_text()) if fstats.is_file() else {}
         want = n * frames.bytes_per_frame(io["out_elems"], io["out_bits"], io["port_width"])
         if out.size != want:

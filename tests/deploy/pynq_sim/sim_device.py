@@ -98,8 +98,7 @@ class SimulatedZynq(Device):
         from driver.transport import SimTransport
 
         backend = os.environ.get("FPGABNN_SIM_BACKEND", "csim")
-        self.transport = SimTransport(sim._find_simulator(backend), sim.config["io"],
-                                      sim.config[backend].get("protocol", "bytes"))
+        self.transport = SimTransport(sim._find_simulator(backend), sim.config["io"])
         for ch in (MM2S, S2MM):
             self._regs[ch + SR] = SR_HALTED
         self.post_download(bitstream, parser, self.name)
