@@ -1,0 +1,44 @@
+"""What a build directory holds for deployment: vivado/ (build.tcl for the board), driver/, validate.py; a
+user's own board file drives all of it; bad boards are refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fpgabnn.cli import main
+from fpgabnn.deploy.boards import boards_dir
+
+
+def test_build_for_a_users_board_file(brevitas_qonnx, tmp_path, capsys):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    text = (Path(boards_dir()) / "aup-zu3.toml").read_text()
+    board = tmp_path / "my-zu3.toml"
+    board.write_text(text.replace('name = "aup-zu3"', 'name = "my-zu3"').replace("clock_mhz = 100.0", "clock_mhz = 150.0"))
+    out = tmp_path / "build"
+    assert main(["build", str(path), "--pixel-range", "unit", "--board", str(board), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "vivado -mode batch -source build.tcl" in printed  # no Vivado here: one line says what to run
+    meta = json.loads((out / "build.json").read_text())
+    assert meta["board"] == "my-zu3" and meta["board_file"] == str(board) and meta["clock_mhz"] == 150.0
+    flow = json.loads((out / "vivado" / "flow.json").read_text())
+    assert (flow["part"], flow["ps"], flow["port_width"], flow["clock_mhz"]) == ("xczu3eg-sfvc784-2-e", "ps8", 128, "150")
+    tcl = (out / "vivado" / "build.tcl").read_text()
+    assert "zynq_ultra_ps_e" in tcl and "set clock_mhz 150" in tcl and "set port_width 128" in tcl
+    accel = json.loads((out / "driver" / "accel.json").read_text())
+    assert accel["io"]["port_width"] == 128 and accel["bitfile"] == f"vivado/output/{flow['design']}.bit"
+    assert (out / "validate.py").is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["vivado"]["ran"] is False and "build.tcl" in report["vivado"]["command"]
+
+
+def test_bad_boards_are_refused_before_anything_is_written(brevitas_qonnx, tmp_path, capsys):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    bad = tmp_path / "bad.toml"
+    bad.write_text((Path(boards_dir()) / "pynq-z2.toml").read_text().replace("axi_port_width = 64", "axi_port_width = 48"))
+    for board, needle in (("pynq-z9", "unknown board 'pynq-z9'"), (str(bad), "'axi_port_width'")):
+        out = tmp_path / "never"
+        assert main(["build", str(path), "--board", board, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and "\n" not in err
+        assert not out.exists() and not list(tmp_path.glob(".never*"))
