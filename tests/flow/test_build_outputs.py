@@ -42,3 +42,32 @@ def test_bad_boards_are_refused_before_anything_is_written(brevitas_qonnx, tmp_p
         err = capsys.readouterr().err.strip()
         assert needle in err and "\n" not in err
         assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+
+def test_a_host_op_the_driver_cannot_run_is_refused_at_build_time():
+    """Host ops are serialised one by one; one outside the driver's numpy set (here Relu, which the lowering
+    accepts) is refused with one line naming it, and the supported float tail is kept exactly (float32)."""
+    import numpy as np
+    import pytest
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.basic import qonnx_make_model
+
+    from fpgabnn.deploy.driver.host import run_ops
+    from fpgabnn.deploy.driver_gen import host_ops
+    from fpgabnn.errors import UserError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "s"], ["m"], name="scale"),
+                               helper.make_node("Relu", ["m"], ["y"], name="tail_relu")], "g", [x], [y])
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_initializer("s", np.array([0.1, -0.3, 1e-3, 7.0], dtype=np.float32))
+    params = {}
+    ops = host_ops(model, list(model.graph.node)[:1], "post", params)
+    v = np.array([[3, -5, 11, 2]], dtype=np.float32)
+    assert np.array_equal(run_ops(ops, params, {"x": v})["m"], v * model.get_initializer("s"))
+    with pytest.raises(UserError) as err:
+        host_ops(model, list(model.graph.node), "post", {})
+    assert "'tail_relu' (Relu)" in str(err.value) and "numpy driver" in str(err.value) and "\n" not in str(err.value)
