@@ -91,7 +91,7 @@ class Accelerator:
         x = self._check(x, [None, *cfg["model_input"]["shape"][1:]], "model input")
         pre = run_ops(cfg["pre"], self.params, {cfg["model_input"]["name"]: x.astype(np.float32)})
         hw_in = np.asarray(pre[cfg["hw_input"]])
-        if not np.all(np.mod(hw_in, 1) == 0):
+        if not np.array_equal(hw_in, np.rint(hw_in)):
             raise DriverError("input values must be whole numbers (raw 0..255 pixels); round or quantise them first")
         hw_out = self.execute(hw_in.reshape([x.shape[0], *self.io["in_shape"][1:]]).astype(np.int64))
         post = run_ops(cfg["post"], self.params, {cfg["hw_output"]: hw_out.astype(np.float32)})
