@@ -89,7 +89,7 @@ def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design
         "hw_input": split.hw_input, "hw_output": split.hw_output, "io": io, "pre": pre, "post": post,
         # simulator binaries (Contract B command line), found by pattern in these build folders
         "csim": {"dir": "hls/csim", "pattern": "tb_*"},
-        "rtlsim": {"dir": "rtl/sim", "pattern": "*"},
+        "rtlsim": {"dir": "rtl/sim", "pattern": "sim_*"},
     }
     return cfg, params
 

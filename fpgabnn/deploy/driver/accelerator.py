@@ -158,14 +158,23 @@ class Accelerator:
         sim = self.config[backend]
         folder = self.build_dir / sim["dir"]
         binary = newest_executable(folder, sim.get("pattern", "*"))
-        if binary is None and backend == "csim":
-            try:  # a workstation with fpgabnn compiles the C simulation on first use
-                from fpgabnn.sim.csim import compile_csim
-            except ImportError:
-                compile_csim = None
-            if compile_csim is not None:
-                binary = compile_csim(self.build_dir / "hls")
+        if binary is None:  # a workstation with fpgabnn compiles the simulator on first use
+            binary = self._compile_simulator(backend)
         if binary is None:
             what = "fpgabnn verify --sim rtl" if backend == "rtlsim" else "fpgabnn verify"
             raise DriverError(f"no {backend} binary in {folder}; run `{what} {self.build_dir}` once to compile it")
         return binary
+
+    def _compile_simulator(self, backend: str):
+        try:
+            if backend == "csim":
+                from fpgabnn.sim.csim import compile_csim
+
+                return compile_csim(self.build_dir / "hls")
+            if (self.build_dir / "rtl" / "manifest.json").is_file():
+                from fpgabnn.sim.rtlsim import compile_rtlsim
+
+                return compile_rtlsim(self.build_dir / "rtl")[0]
+        except ImportError:  # the board, or a machine without fpgabnn: only prebuilt binaries run
+            return None
+        return None
