@@ -50,7 +50,7 @@ Built by fpgabnn {meta.get('fpgabnn_version')} at {meta.get('clock_mhz')} MHz fr
 On the board (PYNQ 3.x / 4.x image), unzip and run:
 
 ```bash
-sudo python3 validate.py --dataset mnist_test.npz      # .npz with x (raw pixels) and y (labels)
+sudo python3 validate.py           # test_set.npz when packaged with --test-set; else --dataset FILE.npz
 ```
 
 ```python
@@ -62,8 +62,39 @@ print(accel.throughput_test())
 """
 
 
-def package_build(build_dir: Path, target: Path) -> dict:
-    """Write the zip ``target`` (never overwriting it); returns {path, files}."""
+TEST_SET = "test_set.npz"
+
+
+def test_set_npz(source: str, shape: list, samples: int) -> bytes:
+    """A labelled test set as .npz bytes (x: uint8 raw pixels in the model's input shape, y: labels), from a
+    data set name fpgabnn knows (its test split) or an .npz of the user's with x and y."""
+    import numpy as np
+
+    if source.endswith(".npz"):
+        path = Path(source)
+        if not path.is_file():
+            raise UserError(f"test set {path} does not exist; pass a data set name (mnist, ...) or an .npz with x and y")
+        data = np.load(path)
+        if "x" not in data or "y" not in data:
+            raise UserError(f"test set {path} has arrays {sorted(data)}; it needs x (raw pixels) and y (labels)")
+        x, y = data["x"], data["y"]
+    else:
+        from fpgabnn.train.data import load_dataset
+
+        ds = load_dataset(source, split="test", max_samples=samples)
+        x, y = ds.images.numpy(), ds.labels.numpy()
+    x, y = np.asarray(x)[:samples], np.asarray(y).reshape(-1)[:samples]
+    if x.ndim < 1 or len(x) != len(y) or int(np.prod(x.shape[1:])) != int(np.prod(shape[1:])):
+        raise UserError(f"test set images of shape {tuple(x.shape)} do not match the model input {tuple(shape)}; "
+                        "pass the data set the model was trained on")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=x.reshape(len(x), *shape[1:]).astype(np.uint8), y=y.astype(np.int64))
+    return buf.getvalue()
+
+
+def package_build(build_dir: Path, target: Path, test_set: str | None = None, samples: int = 10000) -> dict:
+    """Write the zip ``target`` (never overwriting it); returns {path, files, bitstream}. ``test_set``: a data set
+    name or .npz to include as test_set.npz, which validate.py uses by default."""
     build_dir, target = Path(build_dir), Path(target)
     if target.exists():
         raise UserError(f"{target} already exists; choose another -o path or remove it first")
@@ -89,6 +120,9 @@ def package_build(build_dir: Path, target: Path) -> dict:
     notebook = next((d / NOTEBOOK for d in NOTEBOOK_DIRS if (d / NOTEBOOK).is_file()), None)
     if notebook is not None:
         members[NOTEBOOK] = notebook.read_bytes()
+    if test_set:
+        shape = json.loads((driver / "accel.json").read_text())["model_input"]["shape"]
+        members[TEST_SET] = test_set_npz(test_set, shape, samples)
     members["README.md"] = _readme(meta, design, has_bit).encode()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:

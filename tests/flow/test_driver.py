@@ -155,12 +155,12 @@ def test_package_zip_and_its_refusals(tfc_build, tmp_path, capsys):
     import zipfile
 
     target = tmp_path / "tfc.zip"
-    assert main(["package", str(tfc_build), "-o", str(target), "--json"]) == 0
+    assert main(["package", str(tfc_build), "-o", str(target), "--json", "--test-set", "mnist", "--samples", "30"]) == 0
     result = json.loads(capsys.readouterr().out)
     names = set(zipfile.ZipFile(target).namelist())
     assert {"driver/__init__.py", "driver/accelerator.py", "driver/frames.py", "driver/host.py",
             "driver/transport.py", "driver/accel.json", "driver/host_params.npz", "validate.py",
-            "README.md", "3_inference_on_the_board.ipynb"} <= names
+            "README.md", "3_inference_on_the_board.ipynb", "test_set.npz"} <= names
     flow = json.loads((tfc_build / "vivado" / "flow.json").read_text())
     has_bit = (tfc_build / "vivado" / "output" / f"{flow['design']}.hwh").is_file()
     assert ({f"{flow['design']}.bit", f"{flow['design']}.hwh"} <= names) == has_bit == result["bitstream"]
@@ -183,10 +183,14 @@ def test_package_zip_and_its_refusals(tfc_build, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert "0.0.1" in err and __version__ in err and "\n" not in err
     assert not (tmp_path / "old.zip").exists()
+    assert main(["package", str(tfc_build), "-o", str(tmp_path / "c.zip"), "--test-set", "cifar10"]) == 2
+    assert "cifar10" in capsys.readouterr().err and not (tmp_path / "c.zip").exists()
 
     # the unzipped driver runs as a package of its own (the bitfile it needs is the only thing missing)
     unz = tmp_path / "unz"
     zipfile.ZipFile(target).extractall(unz)
+    test = np.load(unz / "test_set.npz")
+    assert test["x"].shape == (30, 1, 28, 28) and test["x"].dtype == np.uint8 and test["y"].shape == (30,)
     driver = load_driver(unz)
     assert json.loads((unz / "driver" / "accel.json").read_text())["design"] == flow["design"]
     if not has_bit:

@@ -1,6 +1,6 @@
 """Run a labelled test set through the accelerator and print accuracy and frames per second (numpy only).
 
-usage (on the board, in the unzipped package):  python validate.py --dataset mnist_test.npz [--batch-size 100]
+usage (on the board, in the unzipped package):  python validate.py [--dataset test.npz] [--batch-size 100]
 The dataset is an .npz with ``x`` (raw 0..255 pixels in the model's input shape) and ``y`` (labels), or
 MNIST's t10k-images-idx3-ubyte[.gz] (labels found beside it as t10k-labels-idx1-ubyte[.gz]).
 Off-board: --backend csim or rtlsim. Exit 0 on success, 2 on bad input (one line).
@@ -50,7 +50,10 @@ def load_dataset(path: Path, shape: list) -> tuple[np.ndarray, np.ndarray]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="accuracy and fps of the accelerator on a labelled test set")
-    p.add_argument("--dataset", required=True, help=".npz with x and y, or t10k-images-idx3-ubyte[.gz]")
+    here = Path(__file__).resolve().parent
+    default = here / "test_set.npz"
+    p.add_argument("--dataset", default=str(default) if default.is_file() else None, required=not default.is_file(),
+                   help=".npz with x and y, or t10k-images-idx3-ubyte[.gz] (default: test_set.npz of the package)")
     p.add_argument("--backend", default="pynq", choices=["pynq", "rtlsim", "csim"])
     p.add_argument("--bitfile", help="bitstream (default: the one in this package)")
     p.add_argument("--batch-size", type=int, default=100)
