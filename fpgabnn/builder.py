@@ -29,6 +29,7 @@ class BuildConfig:
     top_name: str
     topk: int = 0
     vivado_ip: str | None = None  # "rtl" | "hls"; None: rtl when the build has rtl/, else hls
+    backend: str = "both"
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -77,6 +78,8 @@ def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
 def step_generate_hls(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.codegen.hls import generate_hls
 
+    if cfg.backend == "rtl":
+        return model
     generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz,
                  part=cfg.board.part)
     return model
@@ -99,6 +102,16 @@ def step_driver(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     return model
 
 
+def step_generate_rtl(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """rtl/: the hand-written Verilog modules, the generated top, memory files and manifest.json."""
+    from fpgabnn.codegen.rtl import generate_rtl
+
+    if cfg.backend in ("rtl", "both"):
+        generate_rtl(model, cfg.out_dir / "rtl", top_name=cfg.top_name, clock_mhz=cfg.clock_mhz,
+                     port_width=cfg.board.axi_port_width)
+    return model
+
+
 #: the build flow in order. Hooks for branch `rtl`: its FIFO sizing step ("size_fifos", SizeFIFOs from
 #: fpgabnn/transforms/fifo_sizing.py) goes right after "insert_infrastructure" (it sets the StreamFIFO depths
 #: that estimate and both generators read), and its "generate_rtl" step after "generate_hls".
@@ -109,7 +122,7 @@ BUILD_STEPS = (
     # ("size_fifos", step_size_fifos),        <- branch rtl
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
-    # ("generate_rtl", step_generate_rtl),    <- branch rtl
+    ("generate_rtl", step_generate_rtl),
     ("vivado", step_vivado),
     ("driver", step_driver),
 )
@@ -120,8 +133,8 @@ CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, vivado: str | None = None,
-          vivado_ip: str | None = None) -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, backend: str = "both",
+          vivado: str | None = None, vivado_ip: str | None = None) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -134,6 +147,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         raise UserError(f"clock {clock} MHz is not positive; pass --clock-mhz with a positive value")
     if target_fps is not None and target_fps <= 0:
         raise UserError(f"--target-fps {target_fps:g} is not positive; pass a positive frame rate")
+    if backend not in ("hls", "rtl", "both"):
+        raise UserError(f"backend '{backend}' is not one of hls, rtl, both")
     if folding_file is not None and not folding_file.is_file():
         raise UserError(f"folding file {folding_file} does not exist; pass a FINN-format folding JSON")
     if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
@@ -147,7 +162,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     source = prepare_source(load_qonnx(model_path), pixel_range)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top, topk, vivado_ip)
+                          folding_file, pixel_range, top, topk, vivado_ip=vivado_ip, backend=backend)
         source.save(str(tmp / "model_source.onnx"))
         model = source
         for name, step in BUILD_STEPS:
@@ -174,7 +189,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "folding_file": str(folding_file) if folding_file else None,
             "top_name": top,
             "topk": topk,
-            "backend": "hls",
+            "backend": backend,
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
     _run_vivado_if_present(out_dir, report, vivado_exe, quiet)

@@ -139,10 +139,17 @@ def _folding_summary(record: dict | None, fps: float) -> dict:
     summary = {**record, "fps": target, "met": fps >= target * (1 - 1e-9)}
     if record["limiting"]:
         worst = max(record["limiting"], key=lambda r: r["min_cycles"])
-        summary["message"] = (
-            f"target {target:,.0f} fps is not reachable at {record['clock_mhz']:g} MHz: layer {worst['node']} "
-            f"({worst['op']}) needs at least {worst['min_cycles']:,} cycles per frame even fully unfolded; "
-            f"reachable {fps:,.0f} fps (raise --clock-mhz or change that layer)")
+        head = f"target {target:,.0f} fps is not reachable at {record['clock_mhz']:g} MHz: "
+        if worst["op"] in ("AxisInput", "AxisOutput"):
+            side = "input" if worst["op"] == "AxisInput" else "output"
+            summary["message"] = head + (
+                f"the {worst['port_width']}-bit {side} port ({worst['op']}) needs {worst['min_cycles']:,} beats per "
+                f"frame; reachable {fps:,.0f} fps (a board with a wider DMA port, --host-threshold for the input, "
+                "or a higher --clock-mhz)")
+        else:
+            summary["message"] = head + (
+                f"layer {worst['node']} ({worst['op']}) needs at least {worst['min_cycles']:,} cycles per frame even "
+                f"fully unfolded; reachable {fps:,.0f} fps (raise --clock-mhz or change that layer)")
     elif summary["met"]:
         summary["message"] = f"target {target:,.0f} fps met: estimated {fps:,.0f} fps"
     else:  # folded for another clock than the one estimated here

@@ -17,6 +17,10 @@ COLUMNS = ("layer", "op", "PE", "SIMD", "cycles", "LUT", "FF", "BRAM18", "DSP")
 REPORT_FILES = ("report.json", "report.txt", "report.md", "cycles.png", "resources.png")
 
 
+#: short names of the infrastructure nodes in the table's glue row
+GLUE_LABELS = {"DataWidthConverter": "dwc", "StreamFIFO": "fifo", "AxisInput": "ports", "AxisOutput": "ports"}
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
@@ -31,7 +35,7 @@ def table_rows(report: dict) -> list[list[str]]:
         rows.append([name, r["op"], str(f.get("pe", "")), str(f.get("simd", "")), f"{r['cycles']:,}",
                      f"{r['LUT']:,}", f"{r['FF']:,}", f"{r['BRAM18']:,}", f"{r['DSP']:,}"])
     glue = report["glue"]
-    kinds = sorted({g["op"] for g in glue})
+    kinds = sorted({GLUE_LABELS.get(g["op"], g["op"]) for g in glue})
     rows.append([f"glue ({len(glue)})", "+".join(kinds), "", "", "",
                  *(f"{sum(g[k] for g in glue):,}" for k in ("LUT", "FF", "BRAM18", "DSP"))])
     t, b, u = report["totals"], report["budget"], report["utilisation_pct"]

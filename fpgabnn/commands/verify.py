@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HELP = "check a build bit-exactly: C simulation vs qonnx execution of the source model"
+HELP = "check a build bit-exactly: C or RTL simulation vs qonnx execution of the source model"
 EPILOG = """examples:
   fpgabnn verify build/tfc --samples 100
   fpgabnn verify build/cnv --samples 200 --json
   fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
   fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
+  fpgabnn verify build/tfc --sim rtl --samples 200 --stall --json   # Verilator, with random stalls
 
-exit codes: 0 all outputs identical, 1 any mismatch (listed), 2 bad input.
+exit codes: 0 all outputs identical, 1 any mismatch (listed) or a deadlock, 2 bad input,
+3 internal failure (the simulator did not compile or crashed).
 """
 
 
@@ -23,17 +25,43 @@ def add_arguments(p):
     p.add_argument("--model", help="reference QONNX model (default: the model the build came from)")
     p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML (one test case per comparison)")
+    p.add_argument("--sim", choices=["csim", "rtl"], default="csim",
+                   help="csim: C simulation of hls/ (default); rtl: cycle-accurate Verilator simulation of rtl/")
+    p.add_argument("--stall", action="store_true", help="rtl: random idle input cycles and output back-pressure")
+    p.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to rtl/sim/trace.fst")
 
 
 def run(args) -> int:
+    import sys
+
     from fpgabnn.verify import verify_build
 
     if args.junit:  # refuse an unwritable report path before the (long) simulation
         from fpgabnn.core.fileio import check_writable_target
 
         check_writable_target(Path(args.junit))
+    if args.sim == "rtl":
+        from fpgabnn.sim.rtlsim import Deadlock, RtlSimError
+        from fpgabnn.verify import verify_rtl
+
+        try:
+            result = verify_rtl(Path(args.build_dir), samples=args.samples, seed=args.seed, stall=args.stall,
+                                trace=args.trace, reference=Path(args.model) if args.model else None,
+                                quiet=args.json)
+        except Deadlock as err:
+            print(f"error: RTL simulation {err}", file=sys.stderr)
+            return 1
+        except RtlSimError as err:
+            print(f"error: internal failure: {err}".replace("\n", " ")[:2000], file=sys.stderr)
+            return 3
+        return _report(result, args)
+
     result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
                           reference=Path(args.model) if args.model else None, quiet=args.json)
+    return _report(result, args)
+
+
+def _report(result: dict, args) -> int:
     if args.junit:
         from fpgabnn.core.junit import write_verify_junit
 

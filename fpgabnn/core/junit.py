@@ -1,7 +1,7 @@
 """JUnit XML of a verification result, for CI systems that show test reports (GitHub Actions, GitLab, Jenkins).
 
-One test case per comparison the result records (every ``*_bit_exact`` flag: the lowered graph, C simulation,
-RTL simulation, ...); a comparison that found mismatches is a failure listing them. Written atomically."""
+One test case per comparison verify made (the lowered graph, and the C or the RTL simulation); a comparison that
+found mismatches is a failure listing them; RTL cycles, fps and latency go in as properties. Written atomically."""
 
 from __future__ import annotations
 
@@ -10,36 +10,41 @@ from pathlib import Path
 
 from fpgabnn.core.fileio import atomic_write_bytes
 
-_LAYER_OF = {"lowered_graph": None, "csim": "C simulation output", "rtlsim": "RTL simulation output"}
+#: which comparison a mismatch belongs to, by the layer verify names in it
+_SIM_LAYERS = {"C simulation output": "csim", "RTL simulation output": "rtlsim", "TLAST": "rtlsim"}
 
 
-def _mismatches_of(result: dict, check: str) -> list:
-    layer = _LAYER_OF.get(check, f"{check} output")
-    ms = result.get("mismatches", [])
-    if layer is None:  # the lowered graph: every mismatch not reported by a simulator
-        sims = {v for v in _LAYER_OF.values() if v}
-        return [m for m in ms if m.get("layer") not in sims and not str(m.get("layer", "")).endswith("simulation output")]
-    return [m for m in ms if m.get("layer") == layer]
+def _checks(result: dict) -> dict:
+    """{check: mismatches} for the comparisons this result made (lowered graph, and C or RTL simulation)."""
+    sim = "rtlsim" if result.get("sim") == "rtl" else "csim"
+    found = {"lowered_graph": [], sim: []}
+    for m in result.get("mismatches", []):
+        found.setdefault(_SIM_LAYERS.get(str(m.get("layer")), "lowered_graph"), []).append(m)
+    return found
+
+
+def _failed(result: dict, check: str, found: list) -> bool:
+    flag = result.get(f"{check}_bit_exact")
+    return (not flag) if flag is not None else bool(found)
 
 
 def verify_junit(result: dict, suite: str = "fpgabnn verify") -> bytes:
-    checks = [k[: -len("_bit_exact")] for k in result if k.endswith("_bit_exact") and k != "bit_exact"]
-    seconds = {"csim": result.get("csim_seconds"), "rtlsim": result.get("rtlsim_seconds"),
+    checks = _checks(result)
+    seconds = {"csim": result.get("csim_seconds"), "rtlsim": result.get("sim_seconds"),
                "lowered_graph": result.get("reference_seconds")}
-    failures = sum(1 for c in checks if not result[f"{c}_bit_exact"])
+    failures = sum(1 for c, found in checks.items() if _failed(result, c, found))
     root = ET.Element("testsuites", name=suite, tests=str(len(checks)), failures=str(failures))
     ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(checks)), failures=str(failures), errors="0",
                        skipped="0", time=f"{sum(float(v or 0) for v in seconds.values()):.3f}")
     props = ET.SubElement(ts, "properties")
-    for key in ("build_dir", "samples", "mismatch_count", "argmax_agree"):
-        if key in result:
+    for key in ("build_dir", "samples", "mismatch_count", "argmax_agree", "cycles_per_frame", "fps", "latency_cycles"):
+        if result.get(key) is not None:
             ET.SubElement(props, "property", name=key, value=str(result[key]))
-    for check in checks:
+    for check, found in checks.items():
         case = ET.SubElement(ts, "testcase", classname=f"{suite}.{Path(str(result.get('build_dir', 'build'))).name}",
                              name=f"{check} bit-exact vs qonnx ({result.get('samples')} samples)",
                              time=f"{float(seconds.get(check) or 0):.3f}")
-        if not result[f"{check}_bit_exact"]:
-            found = _mismatches_of(result, check)
+        if _failed(result, check, found):
             fail = ET.SubElement(case, "failure", message=f"{len(found)} mismatching outputs", type="mismatch")
             fail.text = "\n".join(f"sample {m.get('sample')}: {m.get('layer')} differs in {m.get('elements')} elements"
                                   for m in found[:50])

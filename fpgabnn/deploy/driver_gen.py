@@ -87,9 +87,9 @@ def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design
         "model_input": {"name": g_in, "shape": list(model.get_tensor_shape(g_in))},
         "model_output": {"name": g_out, "shape": list(model.get_tensor_shape(g_out))},
         "hw_input": split.hw_input, "hw_output": split.hw_output, "io": io, "pre": pre, "post": post,
-        # simulator binaries (Contract B command line), found by pattern in these build folders
-        "csim": {"dir": "hls/csim", "pattern": "tb_*"},
-        "rtlsim": {"dir": "rtl/sim", "pattern": "sim_*"},
+        # simulator binaries (Contract B command line), found by pattern in dir, run in cwd (RTL: its memh files)
+        "csim": {"dir": "hls/csim", "pattern": "tb_*", "cwd": "hls"},
+        "rtlsim": {"dir": "rtl/sim", "pattern": "sim_*", "cwd": "rtl"},
     }
     return cfg, params
 

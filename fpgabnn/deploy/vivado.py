@@ -88,6 +88,9 @@ def vivado_context(build_dir: Path, board, clock_mhz: float, top_name: str, ip_s
         ctx.update(rtl_files=[f"../rtl/{f}" for f in files], memory_files=[f"../rtl/{f}" for f in mems],
                    ip_vendor="fpgabnn", ip_library="user", in_intf="s_axis", out_intf="m_axis")
     else:
+        if not (build_dir / "hls" / "hls.tcl").is_file():
+            raise UserError(f"{build_dir} has no hls/hls.tcl for the Vitis HLS IP; build with --backend hls or both, "
+                            "or use --vivado-ip rtl")
         ctx.update(ip_vendor="xilinx.com", ip_library="hls",
                    in_intf=safe_identifier(io.get("in_port", "s_axis")),
                    out_intf=safe_identifier(io.get("out_port", "m_axis")))

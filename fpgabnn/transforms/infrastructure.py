@@ -35,17 +35,30 @@ def _new_name(model: ModelWrapper, op_type: str) -> str:
     return f"{op_type}_{i}"
 
 
-def _stream_attrs(model: ModelWrapper, tensor: str) -> dict:
-    return {"shape": [int(d) for d in model.get_tensor_shape(tensor)], "dtype": model.get_tensor_datatype(tensor).name}
+def _out_stream(node) -> dict:
+    """shape and dtype attributes of the stream a hardware node produces (from the node, not the value infos)."""
+    inst = getCustomOp(node)
+    return {"shape": [int(d) for d in inst.out_shape()], "dtype": inst.out_dtype().name}
+
+
+def _in_stream(node) -> dict:
+    inst = getCustomOp(node)
+    return {"shape": [int(d) for d in inst.in_shape()], "dtype": inst.in_dtype().name}
+
+
+def _annotate(model: ModelWrapper, tensor: str, stream: dict) -> None:
+    from qonnx.core.datatype import DataType
+
+    model.set_tensor_shape(tensor, stream["shape"])
+    model.set_tensor_datatype(tensor, DataType[stream["dtype"]])
 
 
 def insert_after_producer(model: ModelWrapper, tensor: str, op_type: str, **attrs):
     """producer -> tensor  ==>  producer -> new -> [op_type] -> tensor (consumers and graph outputs keep their
-    tensor); returns the new node."""
+    tensor); ``attrs`` must hold the stream's shape and dtype. Returns the new node."""
     producer = model.find_producer(tensor)
     new = model.make_new_valueinfo_name()
-    model.set_tensor_shape(new, model.get_tensor_shape(tensor))
-    model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
+    _annotate(model, new, attrs)
     producer.output[list(producer.output).index(tensor)] = new
     node = helper.make_node(op_type, [new], [tensor], domain=DOMAIN, name=_new_name(model, op_type), **attrs)
     nodes = list(model.graph.node)
@@ -57,8 +70,7 @@ def insert_before_consumer(model: ModelWrapper, consumer, op_type: str, **attrs)
     """tensor -> consumer  ==>  tensor -> [op_type] -> new -> consumer (for a tensor without a hardware producer)."""
     tensor = consumer.input[0]
     new = model.make_new_valueinfo_name()
-    model.set_tensor_shape(new, model.get_tensor_shape(tensor))
-    model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
+    _annotate(model, new, attrs)
     consumer.input[0] = new
     node = helper.make_node(op_type, [tensor], [new], domain=DOMAIN, name=_new_name(model, op_type), **attrs)
     nodes = list(model.graph.node)
@@ -77,7 +89,7 @@ class InsertDWC(Transformation):
             for step_in, step_out in reversed(converter_steps(out_epw, in_epw)):
                 # inserted right after the producer, last step first, so the steps end up in order
                 insert_after_producer(model, a.output[0], "DataWidthConverter", in_epw=step_in, out_epw=step_out,
-                                      **_stream_attrs(model, a.output[0]))
+                                      **_out_stream(a))
         return model, False
 
 
@@ -94,10 +106,10 @@ class InsertIOPorts(Transformation):
         first, last = nodes[0], nodes[-1]
         if first.op_type != "AxisInput":
             insert_before_consumer(model, first, "AxisInput", epw=getCustomOp(first).in_elems_per_word(),
-                                   port_width=self.port_width, **_stream_attrs(model, first.input[0]))
+                                   port_width=self.port_width, **_in_stream(first))
         if last.op_type != "AxisOutput":
             insert_after_producer(model, last.output[0], "AxisOutput", epw=getCustomOp(last).out_elems_per_word(),
-                                  port_width=self.port_width, **_stream_attrs(model, last.output[0]))
+                                  port_width=self.port_width, **_out_stream(last))
         return model, False
 
 
@@ -113,7 +125,7 @@ class InsertFIFO(Transformation):
             producer = getCustomOp(a)
             depth = max(DEFAULT_FIFO_DEPTH, int(producer.get_nodeattr("out_fifo_depth")))
             insert_after_producer(model, a.output[0], "StreamFIFO", epw=producer.out_elems_per_word(), depth=depth,
-                                  **_stream_attrs(model, a.output[0]))
+                                  **_out_stream(a))
         return model, False
 
 

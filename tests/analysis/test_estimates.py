@@ -35,7 +35,8 @@ def test_one_entry_per_layer_with_its_estimates(cnv_report):
         assert row["op"] == node.op_type
         assert (row["cycles"], row["LUT"], row["FF"], row["BRAM18"], row["DSP"]) == (
             est["cycles"], est["LUT"], est["FF"], est["BRAM18"], est["DSP"])
-        assert row["folding"] == {a: inst.get_nodeattr(a) for a in ("pe", "simd") if a in inst.get_nodeattr_types()}
+        assert row["folding"] == {a: inst.get_nodeattr(a) for a in ("pe", "simd", "parallel_window")
+                                  if a in inst.get_nodeattr_types()}
 
 
 def test_totals_are_sums_and_performance_follows_from_cycles(cnv_report):
@@ -49,7 +50,7 @@ def test_totals_are_sums_and_performance_follows_from_cycles(cnv_report):
     assert report["ii_cycles"] == max(p["cycles"] for p in timed)
     assert report["bottleneck"] in {p["name"] for p in timed if p["cycles"] == report["ii_cycles"]}
     assert report["fps"] == pytest.approx(CLOCK * 1e6 / report["ii_cycles"])
-    assert report["latency_cycles"] == sum(p["cycles"] for p in timed)
+    assert report["latency_cycles"] == sum(p["cycles"] for p in timed if p["op"] != "StreamFIFO")
     assert report["latency_us"] == pytest.approx(report["latency_cycles"] / CLOCK)
     board = load_board("pynq-z2")
     for r in RESOURCES:
@@ -61,16 +62,21 @@ def test_totals_are_sums_and_performance_follows_from_cycles(cnv_report):
 
 
 def test_glue_matches_the_generated_converters(cnv_report):
-    """Converters and FIFOs come from the generator's own chain: one FIFO per internal stream, a converter
-    wherever consecutive layers disagree on elements per word."""
+    """Converters, FIFOs and ports are the infrastructure nodes InsertDWC/InsertFIFO/InsertIOPorts place: one
+    FIFO per internal stream, a converter wherever consecutive layers disagree on elements per word, a port at
+    each end at the board's 64-bit DMA width."""
     model, report = cnv_report
     insts = [getCustomOp(n) for n in split_dataflow(model).hw]
     mismatches = sum(a.out_elems_per_word() != b.in_elems_per_word() for a, b in zip(insts, insts[1:]))
-    dwcs = [g for g in report["glue"] if g["op"] == "dwc"]
+    dwcs = [g for g in report["glue"] if g["op"] == "DataWidthConverter"]
     assert mismatches <= len(dwcs) <= 2 * mismatches
-    fifos = [g for g in report["glue"] if g["op"] == "fifo"]
-    converters = [g for g in report["glue"] if g["op"] in ("dwc", "axis_in", "axis_out")]
+    fifos = [g for g in report["glue"] if g["op"] == "StreamFIFO"]
+    converters = [g for g in report["glue"] if g["op"] in ("DataWidthConverter", "AxisInput", "AxisOutput")]
     assert len(fifos) == len(insts) + len(converters) - 1
+    ports = [g for g in report["glue"] if g["op"] in ("AxisInput", "AxisOutput")]
+    assert [g["op"] for g in ports] == ["AxisInput", "AxisOutput"] and report["port_width"] == 64
+    assert ports[0]["in_width"] == 64 and ports[1]["out_width"] == 64
+    assert ports[0]["cycles"] >= 32 * 32 * 3 * 8 // 64  # CNV's 3072 input bytes are 384 beats
     # a converter never limits the rate: its words are those of a neighbouring layer
     assert all(g["cycles"] <= report["ii_cycles"] for g in converters)
 

@@ -35,3 +35,15 @@ def test_mismatch_is_a_failure_listing_the_samples():
     assert "sample 3: C simulation output differs in 2 elements" in fail.text and "sample 7" in fail.text
     lowered = next(c for c in suite.iter("testcase") if c.get("name").startswith("lowered_graph"))
     assert lowered.find("failure") is None
+
+
+def test_rtl_result_has_an_rtlsim_case_with_cycle_properties():
+    result = {"bit_exact": False, "samples": 10, "sim": "rtl", "cycles_per_frame": 98.0, "fps": 1020408.2,
+              "mismatches": [{"sample": -1, "layer": "TLAST", "elements": 1}], "mismatch_count": 1,
+              "sim_seconds": 0.5, "reference_seconds": 1.0, "build_dir": "b"}
+    suite = ET.fromstring(verify_junit(result)).find("testsuite")
+    cases = {c.get("name").split()[0]: c for c in suite.iter("testcase")}
+    assert set(cases) == {"lowered_graph", "rtlsim"}
+    assert cases["rtlsim"].find("failure") is not None and cases["lowered_graph"].find("failure") is None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["cycles_per_frame"] == "98.0"

@@ -28,6 +28,7 @@ def fake_build(tmp_path: Path, port_width: int) -> Path:
     (build / "hls").mkdir(parents=True)
     (build / "rtl").mkdir()
     (build / "hls" / "interface.json").write_text(json.dumps({"in_port": "s_axis", "out_port": "m_axis"}))
+    (build / "hls" / "hls.tcl").write_text("# Vitis HLS script\n")
     (build / "rtl" / "manifest.json").write_text(json.dumps({
         "top": "bnn_top", "port_width": port_width, "files": ["bnn_top.v", "mvau.sv"],
         "memory_files": ["mvau_0_weights.memh"], "layers": []}))

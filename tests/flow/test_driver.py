@@ -1,6 +1,6 @@
 """The build's driver/ predicts exactly what qonnx execution of model_source.onnx returns, through the C
-simulation (and RTL simulation once built), and through the real pynq 4.0 package on a simulated Zynq whose
-AXI DMA model feeds the same simulator (tests/deploy/pynq_sim, run in the environment .ci/pynq-venv makes)."""
+simulation, the RTL simulation, and the real pynq 4.0 package on a simulated Zynq whose AXI DMA model feeds
+either simulator (tests/deploy/pynq_sim, run in the environment .ci/pynq-venv makes)."""
 
 from __future__ import annotations
 
@@ -49,13 +49,14 @@ def load_driver(build: Path):
     return driver
 
 
-def test_driver_csim_predicts_what_qonnx_predicts(tfc_build):
+@pytest.mark.parametrize("backend", ["csim", "rtlsim"])
+def test_driver_simulators_predict_what_qonnx_predicts(tfc_build, backend):
     driver = load_driver(tfc_build)
     images = random_pixels((1, 1, 28, 28), 100, seed=3)
     ref = qonnx_reference(tfc_build, images)
     assert len({tuple(r) for r in ref}) > 50  # outputs differ between images: the comparison can fail
     for batch in (100, 32):  # one transfer; four transfers with a short last batch
-        accel = driver.Accelerator(backend="csim", batch_size=batch)
+        accel = driver.Accelerator(backend=backend, batch_size=batch)
         y = accel.predict(images)
         assert y.dtype == ref.dtype and np.array_equal(y, ref)
         assert np.array_equal(y.argmax(1), ref.argmax(1))
@@ -67,6 +68,9 @@ def test_driver_csim_predicts_what_qonnx_predicts(tfc_build):
     # FINN's execute: accelerator input -> accelerator output (integers before the host's float tail)
     hw = accel.execute(images[:4].reshape(4, 784))
     assert hw.shape == (4, 10) and hw.dtype == np.int64
+    if backend == "rtlsim":  # the simulated cycles give the hardware's frame rate: the estimate's, here
+        report = json.loads((tfc_build / "report.json").read_text())
+        assert tp["hardware_fps_from_cycles"] == pytest.approx(report["fps"], rel=0.02)
 
 
 def test_driver_config_holds_the_split_of_the_hardware_graph(tfc_build):
@@ -103,7 +107,8 @@ def test_driver_refuses_bad_arguments(tfc_build):
             driver.Accelerator(**kwargs)
 
 
-def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path):
+@pytest.mark.parametrize("sim", ["csim", "rtlsim"])
+def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path, sim):
     assert PYNQ_PY.is_file(), "the pynq environment is missing: run .ci/pynq-venv (called by .ci/install)"
     flow = json.loads((tfc_build / "vivado" / "flow.json").read_text())
     bit = tfc_build / "vivado" / "output" / f"{flow['design']}.bit"
@@ -113,7 +118,8 @@ def test_driver_pynq_backend_on_a_simulated_zynq(tfc_build, tmp_path):
     np.save(tmp_path / "x.npy", images)
     out = tmp_path / "out.npz"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(FPGABNN_SIM_BUILD=str(tfc_build), FPGABNN_SIM_BACKEND="csim")
+    env.update(FPGABNN_SIM_BUILD=str(tfc_build), FPGABNN_SIM_BACKEND=sim)
+    load_driver(tfc_build).Accelerator(backend=sim)  # compiles the simulator (the pynq environment has no fpgabnn)
     res = subprocess.run([str(PYNQ_PY), str(PYNQ_SIM / "run_driver.py"), str(tfc_build), str(tmp_path / "x.npy"),
                           str(out), "32"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]

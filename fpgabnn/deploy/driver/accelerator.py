@@ -54,7 +54,8 @@ class Accelerator:
                                            download=download, device=device)
         else:
             self.bitfile = None
-            self.transport = SimTransport(self._find_simulator(backend), self.io)
+            self.transport = SimTransport(self._find_simulator(backend).resolve(), self.io,
+                                          cwd=self.build_dir / self.config[backend]["cwd"])
 
     # ---- FINN's names ---------------------------------------------------------------------------
     @property

@@ -19,8 +19,9 @@ from . import frames
 class SimTransport:
     """A simulator binary of the build: IN.bin (the batch's DMA bytes) in, OUT.bin (output beats) out."""
 
-    def __init__(self, binary: Path, io: dict):
-        self.binary, self.io = Path(binary), io
+    def __init__(self, binary: Path, io: dict, cwd: Path | None = None):
+        # the RTL simulation reads its $readmemh files by name: it must run in the rtl/ directory
+        self.binary, self.io, self.cwd = Path(binary), io, cwd
         self.last_stats: dict = {}
 
     def transfer(self, in_bytes: np.ndarray) -> np.ndarray:
@@ -28,10 +29,10 @@ class SimTransport:
         n = in_bytes.shape[0]
         io = self.io
         with tempfile.TemporaryDirectory(prefix="fpgabnn_sim_") as tmp:
-            fin, fout, fstats = (Path(tmp) / f for f in ("in.bin", "out.bin", "stats.json"))
+            fin, fout, fstats = (Path(tmp).resolve() / f for f in ("in.bin", "out.bin", "stats.json"))
             fin.write_bytes(np.ascontiguousarray(in_bytes, dtype=np.uint8).tobytes())
             cmd = [str(self.binary), str(fin), str(fout), str(n), "--batch", str(n), "--stats", str(fstats)]
-            res = subprocess.run(cmd, capture_output=True, text=True)
+            res = subprocess.run(cmd, capture_output=True, text=True, cwd=self.cwd)
             if res.returncode != 0:
                 raise RuntimeError(f"simulator {self.binary.name} failed (exit {res.returncode}): "
                                    f"{(res.stderr or res.stdout).strip()[-2000:]}")

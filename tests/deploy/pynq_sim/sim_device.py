@@ -98,7 +98,8 @@ class SimulatedZynq(Device):
         from driver.transport import SimTransport
 
         backend = os.environ.get("FPGABNN_SIM_BACKEND", "csim")
-        self.transport = SimTransport(sim._find_simulator(backend), sim.config["io"])
+        self.transport = SimTransport(sim._find_simulator(backend).resolve(), sim.config["io"],
+                                      cwd=self.build_dir / sim.config[backend]["cwd"])
         for ch in (MM2S, S2MM):
             self._regs[ch + SR] = SR_HALTED
         self.post_download(bitstream, parser, self.name)
