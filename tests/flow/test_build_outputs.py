@@ -31,6 +31,25 @@ def test_build_for_a_users_board_file(brevitas_qonnx, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["vivado"]["ran"] is False and "build.tcl" in report["vivado"]["command"]
 
+    # the real build's TCL in tclsh against the recording stand-ins: every rtl/ file goes into the IP
+    import os
+    import shutil
+    import subprocess
+
+    stub = Path(__file__).resolve().parents[1] / "deploy" / "vivado_stub.tcl"
+    log = tmp_path / "tcl.log"
+    env = {**os.environ, "FPGABNN_TCL_LOG": str(log), "FPGABNN_STUB_VERSION": "2024.1", "FPGABNN_STUB_BOARD_FILES": "1"}
+    res = subprocess.run([shutil.which("tclsh") or "tclsh"], input=f"source {{{stub}}}\ncd {{{out / 'vivado'}}}\nsource build.tcl\n",
+                         text=True, capture_output=True, env=env)
+    assert res.returncode == 0, res.stderr
+    calls = [line.split("\x1f") for line in log.read_text().splitlines()]
+    added = " ".join(" ".join(c) for c in calls if c[0] == "add_files")
+    manifest = json.loads((out / "rtl" / "manifest.json").read_text())
+    assert flow["ip_source"] == "rtl" and manifest["files"] and manifest["memory_files"]
+    assert all(f"../rtl/{f}" in added for f in manifest["files"] + manifest["memory_files"])
+    assert any(c[0] == "ipx::package_project" for c in calls)
+    assert (out / "vivado" / "output" / f"{flow['design']}.hwh").is_file()
+
 
 def test_bad_boards_are_refused_before_anything_is_written(brevitas_qonnx, tmp_path, capsys):
     path, _ = brevitas_qonnx("tfc_1w1a")

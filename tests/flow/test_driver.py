@@ -140,6 +140,11 @@ def test_verify_writes_junit_beside_json(tfc_build, tmp_path, capsys):
     suite = ET.parse(junit).getroot().find("testsuite")
     assert result["bit_exact"] and suite.get("failures") == "0" and int(suite.get("tests")) >= 2
     assert main(["verify", str(tfc_build), "--samples", "5", "--junit", str(junit / "x")]) == 2  # parent is a file
+    rtl_junit = tmp_path / "rtl.xml"
+    assert main(["verify", str(tfc_build), "--samples", "5", "--sim", "rtl", "--junit", str(rtl_junit)]) == 0
+    suite = ET.parse(rtl_junit).getroot().find("testsuite")
+    assert [c.get("name").split()[0] for c in suite.iter("testcase")] == ["lowered_graph", "rtlsim"]
+    assert suite.get("failures") == "0"
 
 
 def test_validate_script_prints_accuracy_and_fps(tfc_build, tmp_path):
