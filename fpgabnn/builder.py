@@ -89,8 +89,11 @@ def step_vivado(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     """vivado/build.tcl: the accelerator as IP, the block design for the board, bitstream and .hwh."""
     from fpgabnn.deploy.vivado import write_vivado
 
+    import shutil
+
     ip = cfg.vivado_ip or ("rtl" if (cfg.out_dir / "rtl" / "manifest.json").is_file() else "hls")
-    write_vivado(cfg.out_dir, cfg.board, cfg.clock_mhz, cfg.top_name, ip)
+    write_vivado(cfg.out_dir, cfg.board, cfg.clock_mhz, cfg.top_name, ip,
+                 vitis_hls=shutil.which("vitis_hls") or "vitis_hls")
     return model
 
 
@@ -202,7 +205,16 @@ def _run_vivado_if_present(out_dir: Path, report: dict, vivado_exe: str | None, 
     from fpgabnn.core.fileio import atomic_write_bytes, jsonable
     from fpgabnn.deploy.vivado import instructions, run_vivado
 
-    if vivado_exe is None:
+    import shutil
+
+    flow = json.loads((out_dir / "vivado" / "flow.json").read_text())
+    if vivado_exe is not None and flow["ip_source"] == "hls" and shutil.which("vitis_hls") is None:
+        line = ("vitis_hls not found: the HLS IP needs Vitis HLS beside Vivado; put it on PATH, or build with the "
+                f"RTL backend; then run `cd {out_dir / 'vivado'} && vivado -mode batch -source build.tcl`")
+        report["vivado"] = {"ran": False, "command": line}
+        if not quiet:
+            print(line)
+    elif vivado_exe is None:
         report["vivado"] = {"ran": False, "command": instructions(out_dir)}
         if not quiet:
             print(instructions(out_dir))

@@ -90,3 +90,31 @@ def test_a_host_op_the_driver_cannot_run_is_refused_at_build_time():
     with pytest.raises(UserError) as err:
         host_ops(model, list(model.graph.node), "post", {})
     assert "'tail_relu' (Relu)" in str(err.value) and "numpy driver" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_build_runs_vivado_when_given_and_collects_its_results(brevitas_qonnx, tmp_path, capsys):
+    """`--vivado PATH`: the build runs vivado/build.tcl and reads back bitstream, .hwh, utilisation and WNS. The
+    "Vivado" here is tclsh with the recording stand-ins (the numbers are the stand-ins' placeholders)."""
+    import shutil
+    import stat
+    import zipfile
+
+    stub = Path(__file__).resolve().parents[1] / "deploy" / "vivado_stub.tcl"
+    fake = tmp_path / "vivado"
+    fake.write_text("#!/bin/sh\n# stand-in for vivado -mode batch -source build.tcl: tclsh with recording procs\n"
+                    f'[ "$4 $5" = "-source build.tcl" ] || exit 9\n'
+                    "export FPGABNN_TCL_LOG=\"$PWD/tcl.log\" FPGABNN_STUB_VERSION=2023.2 FPGABNN_STUB_BOARD_FILES=1\n"
+                    f"printf 'source {{{stub}}}\\nsource build.tcl\\n' | {shutil.which('tclsh') or 'tclsh'}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path / "build"
+    assert main(["build", str(path), "--pixel-range", "unit", "--out", str(out), "--vivado", str(fake)]) == 0
+    assert "WNS 0.412 ns" in capsys.readouterr().out
+    v = json.loads((out / "report.json").read_text())["vivado"]
+    assert v["ran"] and v["wns_ns"] == 0.412 and v["timing_met"] and v["utilization"]["LUT"] == 4321
+    assert (out / v["bitfile"]).is_file() and (out / v["hwh"]).is_file() and (out / "vivado" / "vivado.log").is_file()
+    assert main(["package", str(out), "-o", str(tmp_path / "p.zip")]) == 0
+    names = zipfile.ZipFile(tmp_path / "p.zip").namelist()
+    assert Path(v["bitfile"]).name in names and Path(v["hwh"]).name in names
+    assert main(["build", str(path), "--out", str(tmp_path / "b2"), "--vivado", str(tmp_path / "nope")]) == 2
+    assert "--vivado" in capsys.readouterr().err and not (tmp_path / "b2").exists()
