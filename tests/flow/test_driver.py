@@ -215,6 +215,9 @@ def test_driver_csim_on_cnv(brevitas_qonnx, tmp_path):
     path, _ = brevitas_qonnx("cnv_1w1a")
     out = tmp_path / "cnv"
     assert main(["build", str(path), "--pixel-range", "unit", "--target-fps", "3000", "--out", str(out)]) == 0
+    for name in ("hls/top.cpp", "rtl/manifest.json", "vivado/build.tcl", "driver/accel.json", "validate.py",
+                 "report.json", "model_hw.onnx"):  # the complete build directory
+        assert (out / name).is_file(), name
     cfg = json.loads((out / "driver" / "accel.json").read_text())
     assert [op["op"] for op in cfg["pre"]] == ["Transpose"] and cfg["io"]["in_shape"] == [1, 32, 32, 3]
     images = random_pixels((1, 3, 32, 32), 3, seed=6)
