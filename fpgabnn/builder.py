@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from fpgabnn import __version__
 from fpgabnn.core.fileio import atomic_output_dir
 from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
@@ -30,6 +31,7 @@ class BuildConfig:
     topk: int = 0
     vivado_ip: str | None = None  # "rtl" | "hls"; None: rtl when the build has rtl/, else hls
     backend: str = "both"
+    host_threshold: bool = False
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -46,6 +48,12 @@ def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     model = lower_to_hw(model)
     if cfg.topk:
         model = model.transform(InsertLabelSelect(cfg.topk))
+    if cfg.host_threshold:
+        from fpgabnn.deploy.driver.host_threshold import TABLE_FILE, save_table
+        from fpgabnn.transforms.host_threshold import MoveInputThresholdToHost, host_threshold_table
+
+        model = model.transform(MoveInputThresholdToHost())
+        save_table(cfg.out_dir / TABLE_FILE, **host_threshold_table(model))
     return model
 
 
@@ -137,7 +145,7 @@ CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
           top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, backend: str = "both",
-          vivado: str | None = None, vivado_ip: str | None = None) -> dict:
+          vivado: str | None = None, vivado_ip: str | None = None, host_threshold: bool = False) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -165,7 +173,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     source = prepare_source(load_qonnx(model_path), pixel_range)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top, topk, vivado_ip=vivado_ip, backend=backend)
+                          folding_file, pixel_range, top, topk, vivado_ip=vivado_ip, backend=backend,
+                          host_threshold=host_threshold)
         source.save(str(tmp / "model_source.onnx"))
         model = source
         for name, step in BUILD_STEPS:
@@ -192,6 +201,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "folding_file": str(folding_file) if folding_file else None,
             "top_name": top,
             "topk": topk,
+            "host_threshold": bool(host_threshold),
+            "port_width": board.axi_port_width,
             "backend": backend,
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")

@@ -1,5 +1,13 @@
-"""Verification of a build: qonnx execution of the source, of the hardware-layer graph, and C simulation of the
-generated HLS must give identical integers at the accelerator output (and the lowered graph at every layer)."""
+"""Verification of a build: qonnx execution of the source, of the hardware-layer graph, and simulation of the
+generated accelerator must give identical integers at the accelerator output (and the lowered graph at every
+layer with provenance).
+
+Simulators plug in through ``SIMULATORS``: a function ``(build_dir, meta, hw_inputs, batch) -> (outputs, stats)``
+that streams ``hw_inputs`` [N, elements] (value domain, stream order) through the accelerator and returns its
+outputs [N, ...] and a stats dict (at least ``tlast_frames``: the output frames whose last beat carried TLAST).
+It raises UserError for a build it cannot simulate (bad input, exit 2) and SimulationError when the simulator
+itself fails (exit 3), never a mismatch.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +18,25 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
+from fpgabnn import __version__
 from fpgabnn.builder import BUILD_MARKER
 from fpgabnn.errors import UserError
 
 
 def load_build(build_dir: Path) -> tuple[dict, ModelWrapper, ModelWrapper]:
+    build_dir = Path(build_dir)
     marker = build_dir / BUILD_MARKER
     if not marker.is_file():
         raise UserError(f"{build_dir} is not an fpgabnn build directory (no {BUILD_MARKER}); run `fpgabnn build` first")
-    from fpgabnn.deploy.package import load_build_meta
-
-    load_build_meta(build_dir)  # refuses a build of another fpgabnn version
     try:
         meta = json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{marker} is damaged (not JSON); rebuild with `fpgabnn build`") from None
+    version = meta.get("fpgabnn_version") if isinstance(meta, dict) else None
+    if version != __version__:
+        raise UserError(f"{build_dir} was built by fpgabnn {version or 'before 0.1.0 (no version recorded)'}, this is "
+                        f"fpgabnn {__version__}; rebuild it with `fpgabnn build`")
+    try:
         source = ModelWrapper(str(build_dir / "model_source.onnx"))
         lowered = ModelWrapper(str(build_dir / "model_hw.onnx"))
     except Exception as err:
@@ -30,15 +44,59 @@ def load_build(build_dir: Path) -> tuple[dict, ModelWrapper, ModelWrapper]:
     return meta, source, lowered
 
 
-def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: Path | None = None,
-                 quiet: bool = False) -> dict:
+# ---- simulators ------------------------------------------------------------------------------------------------
+def simulate_csim(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int | None = None):
+    """C simulation of build_dir/hls (g++ and the ap_types headers), the DMA byte stream at the port width."""
     from fpgabnn.sim.csim import run_csim
+
+    hls_dir = Path(build_dir) / "hls"
+    if not (hls_dir / "interface.json").is_file():
+        raise UserError(f"{build_dir} has no hls/interface.json; rebuild it with `fpgabnn build`")
+    return run_csim(hls_dir, hw_inputs, batch=batch, return_stats=True)
+
+
+#: simulator name -> function (see the module docstring); `--sim` chooses one
+SIMULATORS = {"csim": simulate_csim}
+
+
+def expected_tlast_frames(n: int, batch: int | None) -> list[int]:
+    """Output frames whose last beat must carry TLAST: the last frame of every batch (CONTRACTS.md B)."""
+    b = batch or n
+    return [f for f in range(n) if (f + 1) % b == 0 or f == n - 1]
+
+
+# ---- host threshold --------------------------------------------------------------------------------------------
+def _host_inputs(build_dir: Path, ref: dict) -> tuple[np.ndarray, list]:
+    """The accelerator inputs computed as the driver will: the build's host_threshold.npz applied to the raw input
+    values; they must equal the lowered graph's (and the source's, through the recorded provenance)."""
+    from fpgabnn.deploy.driver.host_threshold import TABLE_FILE, apply_table, load_table
+
+    path = Path(build_dir) / TABLE_FILE
+    try:
+        table = load_table(path)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is missing or damaged ({err}); rebuild with `fpgabnn build --host-threshold`") from None
+    got = apply_table(ref["host_raw_inputs"], table)
+    mismatches = []
+    for i in np.flatnonzero(np.any(got != ref["hw_inputs"], axis=1)):
+        mismatches.append({"sample": int(i), "layer": "host threshold",
+                           "elements": int(np.sum(got[i] != ref["hw_inputs"][i]))})
+    return got, mismatches
+
+
+def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: Path | None = None,
+                 quiet: bool = False, sim: str = "csim", batch: int | None = None) -> dict:
     from fpgabnn.sim.reference import compare_with_source, random_pixels
     from fpgabnn.transforms.pipeline import prepare_source
     from fpgabnn.transforms.tidy import load_qonnx
 
     if samples <= 0:
         raise UserError(f"--samples {samples} is not positive; pass at least 1")
+    if batch is not None and batch <= 0:
+        raise UserError(f"--batch {batch} is not positive; pass at least 1")
+    if sim not in SIMULATORS:
+        raise UserError(f"unknown simulator '{sim}'; choose one of {', '.join(SIMULATORS)}")
+    build_dir = Path(build_dir)
     meta, source, lowered = load_build(build_dir)
     if reference is not None:
         source = prepare_source(load_qonnx(reference), meta["pixel_range"])
@@ -46,37 +104,59 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
             raise UserError(f"reference {reference} takes another input shape than the build; pass the model the build came from")
     images = random_pixels(source.get_tensor_shape(source.graph.input[0].name), samples, seed)
     start = time.perf_counter()
-    ref = compare_with_source(source, lowered, images)
+    ref = compare_with_source(source, lowered, images, host_threshold=bool(meta.get("host_threshold")))
+    mismatches = list(ref["mismatches"])
+    hw_inputs = ref["hw_inputs"]
+    if meta.get("host_threshold"):
+        hw_inputs, host_mismatches = _host_inputs(build_dir, ref)
+        mismatches += host_mismatches
     t_ref = time.perf_counter() - start
     start = time.perf_counter()
-    sim = run_csim(build_dir / "hls", ref["hw_inputs"])
+    sim_out, stats = SIMULATORS[sim](build_dir, meta, hw_inputs, batch)
     t_sim = time.perf_counter() - start
     expected = ref["expected_outputs"]
-    sim = np.asarray(sim).reshape(expected.shape)
-    mismatches = list(ref["mismatches"])
-    for i in np.flatnonzero(np.any(sim != expected, axis=1)):
-        mismatches.append({"sample": int(i), "layer": "C simulation output",
-                           "elements": int(np.sum(sim[i] != expected[i])),
-                           "expected": expected[i].tolist(), "got": sim[i].tolist()})
+    sim_out = np.asarray(sim_out).reshape(expected.shape)
+    label = f"{sim} output"
+    if not ref["unverifiable"]:
+        for i in np.flatnonzero(np.any(sim_out != expected, axis=1)):
+            mismatches.append({"sample": int(i), "layer": label, "elements": int(np.sum(sim_out[i] != expected[i])),
+                               "expected": expected[i].tolist(), "got": sim_out[i].tolist()})
+    want_tlast = expected_tlast_frames(samples, batch)
+    if stats.get("tlast_frames") != want_tlast or stats.get("tlast_misplaced", 0):
+        mismatches.append({"sample": None, "layer": f"{sim} TLAST", "elements": None,
+                           "reason": f"TLAST on the last beat of frames {stats.get('tlast_frames')} (and "
+                                     f"{stats.get('tlast_misplaced', 0)} other beats); expected frames {want_tlast}"})
     result = {
         "bit_exact": not mismatches,
         "samples": samples,
+        "simulator": sim,
         "mismatches": mismatches[:50],
         "mismatch_count": len(mismatches),
+        "unverifiable": ref["unverifiable"],
         "lowered_graph_bit_exact": not ref["mismatches"],
-        "csim_bit_exact": not any(m["layer"] == "C simulation output" for m in mismatches),
-        "argmax_agree": float(np.mean(np.argmax(sim, axis=1) == np.argmax(ref["final_outputs"], axis=1)))
-        if sim.shape[1] == ref["final_outputs"].shape[1] else None,
-        "csim_seconds": round(t_sim, 3),
+        "sim_bit_exact": not any(m["layer"] == label for m in mismatches) and not ref["unverifiable"],
+        "argmax_agree": float(np.mean(np.argmax(sim_out, axis=1) == np.argmax(ref["final_outputs"], axis=1)))
+        if sim_out.shape[1] == ref["final_outputs"].shape[1] else None,
+        "host_threshold": bool(meta.get("host_threshold")),
+        "port_width": stats.get("port_width"),
+        "in_beats": stats.get("in_beats"),
+        "out_beats": stats.get("out_beats"),
+        "sim_stats": stats,
+        "sim_seconds": round(t_sim, 3),
         "reference_seconds": round(t_ref, 3),
         "build_dir": str(build_dir),
     }
+    result["csim_bit_exact"] = result["sim_bit_exact"] if sim == "csim" else None
+    result["csim_seconds"] = result["sim_seconds"] if sim == "csim" else None
     if not quiet:
         status = "BIT-EXACT" if result["bit_exact"] else "MISMATCH"
-        print(f"{status}: {samples} samples, C simulation vs qonnx execution of the source "
-              f"({result['mismatch_count']} mismatches; C sim {t_sim:.2f} s, reference {t_ref:.2f} s)")
+        print(f"{status}: {samples} samples, {sim} vs qonnx execution of the source "
+              f"({result['mismatch_count']} mismatches; {sim} {t_sim:.2f} s, reference {t_ref:.2f} s)")
         for m in mismatches[:10]:
-            print(f"  sample {m['sample']}: {m['layer']} differs in {m['elements']} elements")
+            if m.get("reason"):
+                print(f"  {m['layer']}: {m['reason']}")
+            else:
+                print(f"  sample {m['sample']}: {m['layer']} differs in {m['elements']} elements")
     return result
 
 

@@ -10,8 +10,14 @@ from pathlib import Path
 
 from fpgabnn.core.fileio import atomic_write_bytes
 
-#: which comparison a mismatch belongs to, by the layer verify names in it
-_SIM_LAYERS = {"C simulation output": "csim", "RTL simulation output": "rtlsim", "TLAST": "rtlsim"}
+def _check_of(layer: str, sim: str) -> str:
+    """Which comparison a mismatch belongs to, by the layer verify names in it ("csim output", "csim TLAST",
+    "RTL simulation output", "TLAST", or a layer of the lowered graph)."""
+    if layer.startswith(("csim", "C simulation")):
+        return "csim"
+    if layer.startswith(("RTL", "rtl")) or layer == "TLAST":
+        return "rtlsim"
+    return "lowered_graph"
 
 
 def _checks(result: dict) -> dict:
@@ -19,18 +25,18 @@ def _checks(result: dict) -> dict:
     sim = "rtlsim" if result.get("sim") == "rtl" else "csim"
     found = {"lowered_graph": [], sim: []}
     for m in result.get("mismatches", []):
-        found.setdefault(_SIM_LAYERS.get(str(m.get("layer")), "lowered_graph"), []).append(m)
+        found.setdefault(_check_of(str(m.get("layer")), sim), []).append(m)
     return found
 
 
 def _failed(result: dict, check: str, found: list) -> bool:
     flag = result.get(f"{check}_bit_exact")
-    return (not flag) if flag is not None else bool(found)
+    return flag is False or bool(found)
 
 
 def verify_junit(result: dict, suite: str = "fpgabnn verify") -> bytes:
     checks = _checks(result)
-    seconds = {"csim": result.get("csim_seconds"), "rtlsim": result.get("sim_seconds"),
+    seconds = {"csim": result.get("csim_seconds") or result.get("sim_seconds"), "rtlsim": result.get("sim_seconds"),
                "lowered_graph": result.get("reference_seconds")}
     failures = sum(1 for c, found in checks.items() if _failed(result, c, found))
     root = ET.Element("testsuites", name=suite, tests=str(len(checks)), failures=str(failures))

@@ -13,11 +13,12 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
-from fpgabnn.deploy.driver.host import SUPPORTED
+from fpgabnn.deploy.driver.host import HOST_THRESHOLD, SUPPORTED
+from fpgabnn.deploy.driver.host_threshold import TABLE_FILE
 from fpgabnn.errors import UserError
 
 DRIVER_SRC = Path(__file__).resolve().parent / "driver"
-DRIVER_FILES = ("__init__.py", "accelerator.py", "frames.py", "host.py", "transport.py")
+DRIVER_FILES = ("__init__.py", "accelerator.py", "frames.py", "host.py", "host_threshold.py", "transport.py")
 #: copied beside driver/ into the build (and the package): accuracy and fps on a labelled test set
 VALIDATE = "validate.py"
 
@@ -40,10 +41,15 @@ def _attr(a):
                     "remove that op from the model's pre/post-processing")
 
 
-def host_ops(model: ModelWrapper, nodes: list, where: str, params: dict) -> list:
-    """Records of the host ops ``nodes`` (refusing any the driver cannot run); constants go into ``params``."""
+def host_ops(model: ModelWrapper, nodes: list, where: str, params: dict, host_threshold_output: str | None = None) -> list:
+    """Records of the host ops ``nodes`` (refusing any the driver cannot run); constants go into ``params``.
+    The MultiThreshold producing ``host_threshold_output`` (a --host-threshold build) runs from its table."""
     ops = []
     for node in nodes:
+        if node.op_type == "MultiThreshold" and host_threshold_output and node.output[0] == host_threshold_output:
+            ops.append({"op": HOST_THRESHOLD, "name": node.name, "inputs": [node.input[0]], "output": node.output[0],
+                        "attrs": {"table": TABLE_FILE}})
+            continue
         if node.op_type not in SUPPORTED:
             raise UserError(f"host {where}-processing op '{node.name}' ({node.op_type}) cannot run in the numpy driver "
                             f"(it runs {', '.join(SUPPORTED)}); move it into the accelerator or out of the model")
@@ -59,13 +65,14 @@ def host_ops(model: ModelWrapper, nodes: list, where: str, params: dict) -> list
     return ops
 
 
-def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design: str, hls_interface: dict) -> tuple[dict, dict]:
+def driver_config(model: ModelWrapper, board, clock_mhz: float, top: str, design: str, hls_interface: dict,
+                  host_threshold: bool = False) -> tuple[dict, dict]:
     from fpgabnn import __version__
     from fpgabnn.transforms.pipeline import split_dataflow
 
     split = split_dataflow(model)
     params: dict = {}
-    pre = host_ops(model, split.pre, "pre", params)
+    pre = host_ops(model, split.pre, "pre", params, split.hw_input if host_threshold else None)
     post = host_ops(model, split.post, "post", params)
     din, dout = model.get_tensor_datatype(split.hw_input), model.get_tensor_datatype(split.hw_output)
     for dt, where in ((din, "input"), (dout, "output")):
@@ -101,12 +108,15 @@ def write_driver(model: ModelWrapper, cfg) -> dict:
     iface = json.loads(iface_file.read_text()) if iface_file.is_file() else {}
     flow_file = out / "vivado" / "flow.json"
     design = json.loads(flow_file.read_text())["design"] if flow_file.is_file() else f"{cfg.top_name}_bd"
-    conf, params = driver_config(model, cfg.board, cfg.clock_mhz, cfg.top_name, design, iface)
+    host_threshold = bool(getattr(cfg, "host_threshold", False))
+    conf, params = driver_config(model, cfg.board, cfg.clock_mhz, cfg.top_name, design, iface, host_threshold)
     ddir = out / "driver"
     ddir.mkdir(exist_ok=True)
     for name in DRIVER_FILES:
         shutil.copyfile(DRIVER_SRC / name, ddir / name)
     shutil.copyfile(DRIVER_SRC / VALIDATE, out / VALIDATE)
+    if host_threshold:
+        shutil.copyfile(out / TABLE_FILE, ddir / TABLE_FILE)
     (ddir / "accel.json").write_text(json.dumps(conf, indent=2) + "\n")
     with open(ddir / "host_params.npz", "wb") as f:
         np.savez(f, **params)

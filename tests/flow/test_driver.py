@@ -224,3 +224,22 @@ def test_driver_csim_on_cnv(brevitas_qonnx, tmp_path):
     driver = load_driver(out)
     y = driver.Accelerator(backend="csim", batch_size=3).predict(images)
     assert np.array_equal(y, qonnx_reference(out, images))
+
+
+def test_driver_with_host_threshold_predicts_what_qonnx_predicts(brevitas_qonnx, tmp_path):
+    """--host-threshold: the input quantiser runs in the driver from host_threshold.npz (the table verify uses);
+    the stream carries its output bits."""
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path / "tfc_ht"
+    assert main(["build", str(path), "--pixel-range", "unit", "--host-threshold", "--backend", "hls",
+                 "--out", str(out)]) == 0
+    cfg = json.loads((out / "driver" / "accel.json").read_text())
+    assert [op["op"] for op in cfg["pre"]][-1] == "HostThreshold" and cfg["io"]["in_bits"] == 1
+    assert (out / "driver" / "host_threshold.npz").is_file()
+    driver = load_driver(out)
+    accel = driver.Accelerator(backend="csim", batch_size=50)
+    images = random_pixels((1, 1, 28, 28), 100, seed=7)
+    assert np.array_equal(accel.predict(images), qonnx_reference(out, images))
+    for bad, message in ((images[:2] + 0.5, "whole numbers"), (images[:2] + 300, "do not fit")):
+        with pytest.raises(driver.DriverError, match=message):
+            accel.predict(bad)

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import frames
 from .host import run_ops
+from .host_threshold import TABLE_FILE, load_table
 from .transport import PynqTransport, SimTransport, newest_executable, now
 
 BACKENDS = ("pynq", "rtlsim", "csim")
@@ -28,6 +29,8 @@ def load_config(driver_dir: Path = HERE) -> tuple[dict, dict]:
     cfg = json.loads((driver_dir / "accel.json").read_text())
     npz = driver_dir / "host_params.npz"
     params = dict(np.load(npz)) if npz.is_file() else {}
+    if (driver_dir / TABLE_FILE).is_file():  # --host-threshold: the input quantiser's table
+        params[TABLE_FILE] = load_table(driver_dir / TABLE_FILE)
     return cfg, params
 
 
@@ -90,7 +93,10 @@ class Accelerator:
         model_source.onnx returns (host pre-processing, accelerator, host float tail)."""
         cfg = self.config
         x = self._check(x, [None, *cfg["model_input"]["shape"][1:]], "model input")
-        pre = run_ops(cfg["pre"], self.params, {cfg["model_input"]["name"]: x.astype(np.float32)})
+        try:
+            pre = run_ops(cfg["pre"], self.params, {cfg["model_input"]["name"]: x.astype(np.float32)})
+        except ValueError as err:
+            raise DriverError(str(err)) from None
         hw_in = np.asarray(pre[cfg["hw_input"]])
         if not np.array_equal(hw_in, np.rint(hw_in)):
             raise DriverError("input values must be whole numbers (raw 0..255 pixels); round or quantise them first")

@@ -3,8 +3,8 @@ it, run exactly as qonnx runs them (float32 IEEE arithmetic, same operand order)
 equals qonnx execution of the source model bit for bit.
 
 The build serialises each part as a list of ``{"op", "inputs", "output", "attrs"}`` records in graph order
-(``accel.json``) plus the constant operands (``host_params.npz``); ``SUPPORTED`` is what can run here, and
-the build refuses a model with any other host op.
+(``accel.json``) plus the constant operands (``host_params.npz``); ``SUPPORTED`` is what can run here (and the
+input quantiser of a ``--host-threshold`` build, from its table), and the build refuses any other host op.
 """
 
 from __future__ import annotations
@@ -19,19 +19,24 @@ def _reshape(x, shape):
     return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
 
 
-def _multithreshold(x, thr, attrs):
-    """qonnx MultiThreshold: out = out_bias + out_scale * #(x >= T[c]) per channel c (NCHW: axis 1)."""
-    layout = attrs.get("data_layout", "NCHW")
-    axis = 1 if x.ndim < 3 or layout.startswith("NC") else x.ndim - 1
-    xc = np.moveaxis(x, axis, -1)
-    t = thr if thr.shape[0] == xc.shape[-1] else np.broadcast_to(thr, (xc.shape[-1], thr.shape[-1]))
-    count = (xc[..., None] >= t).sum(axis=-1).astype(np.float32)
-    out = np.float32(attrs.get("out_bias", 0.0)) + np.float32(attrs.get("out_scale", 1.0)) * count
-    return np.moveaxis(out.astype(np.float32), -1, axis)
+def _host_threshold(x, table):
+    """The input quantiser moved to the host (--host-threshold): host_threshold.apply_table, on whole input
+    values of the table's input type only (it compares integers)."""
+    from .host_threshold import apply_table
+
+    if not np.array_equal(x, np.rint(x)):
+        raise ValueError("input values must be whole numbers (raw 0..255 pixels); round or quantise them first")
+    bits, kind = int(table["in_bits"]), table["in_kind"]
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if kind == "signed" else (0, (1 << bits) - 1)
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise ValueError(f"input values in [{x.min():g}, {x.max():g}] do not fit {kind} {bits}-bit [{lo}, {hi}]")
+    return apply_table(x, table).reshape(x.shape).astype(np.float32)
 
 
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
-SUPPORTED = ("Reshape", "Transpose", "Flatten", "Identity", "Squeeze", "Unsqueeze", "MultiThreshold", *_BINARY)
+SUPPORTED = ("Reshape", "Transpose", "Flatten", "Identity", "Squeeze", "Unsqueeze", *_BINARY)
+#: the input quantiser of a --host-threshold build (a MultiThreshold in the graph), run from its table
+HOST_THRESHOLD = "HostThreshold"
 
 
 def run_ops(ops: list, params: dict, inputs: dict) -> dict:
@@ -64,8 +69,8 @@ def run_ops(ops: list, params: dict, inputs: dict) -> dict:
         elif kind == "Unsqueeze":
             axes = ins[1] if len(ins) > 1 else a["axes"]
             out = np.expand_dims(ins[0], tuple(int(v) for v in axes))
-        elif kind == "MultiThreshold":
-            out = _multithreshold(np.asarray(ins[0], dtype=np.float32), np.asarray(ins[1], dtype=np.float32), a)
+        elif kind == HOST_THRESHOLD:
+            out = _host_threshold(np.asarray(ins[0]), params[a["table"]])
         else:
             raise ValueError(f"host op {kind} is not supported by the driver (supported: {', '.join(SUPPORTED)})")
         env[op["output"]] = out
