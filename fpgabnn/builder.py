@@ -32,6 +32,7 @@ class BuildConfig:
     host_threshold: bool = False
     backend: str = "both"
     finn: bool = False  # the input is finn-plus's dataflow graph (fpgabnn.finn.importer)
+    vivado_ip: str | None = None  # "rtl" | "hls"; None: rtl when the build has rtl/, else hls
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -104,7 +105,28 @@ def step_generate_hls(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
 
     if cfg.backend == "rtl":
         return model
-    generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz)
+    generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz,
+                 part=cfg.board.part)
+    return model
+
+
+def step_vivado(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """vivado/build.tcl: the accelerator as IP, the block design for the board, bitstream and .hwh."""
+    from fpgabnn.deploy.vivado import write_vivado
+
+    import shutil
+
+    ip = cfg.vivado_ip or ("rtl" if (cfg.out_dir / "rtl" / "manifest.json").is_file() else "hls")
+    write_vivado(cfg.out_dir, cfg.board, cfg.clock_mhz, cfg.top_name, ip,
+                 vitis_hls=shutil.which("vitis_hls") or "vitis_hls")
+    return model
+
+
+def step_driver(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """driver/: the numpy-only Python package that runs the accelerator (PYNQ board, C or RTL simulation)."""
+    from fpgabnn.deploy.driver_gen import write_driver
+
+    write_driver(model, cfg)
     return model
 
 
@@ -129,6 +151,8 @@ BUILD_STEPS = (
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
     ("generate_rtl", step_generate_rtl),
+    ("vivado", step_vivado),
+    ("driver", step_driver),
 )
 
 #: steps whose output model is checkpointed under intermediate_models/
@@ -138,7 +162,7 @@ CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure", "size_fifos")
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
           top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, host_threshold: bool = False,
-          backend: str = "both") -> dict:
+          backend: str = "both", vivado: str | None = None, vivado_ip: str | None = None) -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -158,6 +182,11 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
         raise UserError(f"{out_dir} exists and is not an fpgabnn build directory; choose another --out or remove it")
     top = safe_identifier(top_name, prefix="top")
+    from fpgabnn.deploy.vivado import IP_SOURCES, find_tool
+
+    if vivado_ip is not None and vivado_ip not in IP_SOURCES:
+        raise UserError(f"unknown --vivado-ip '{vivado_ip}'; use one of {', '.join(IP_SOURCES)}")
+    vivado_exe = find_tool("vivado", vivado)
     from fpgabnn.finn.importer import finn_reference, is_finn_graph
 
     raw = load_qonnx(model_path)
@@ -172,7 +201,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     default_fps = None if folding_file or finn else 10_000.0
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or default_fps, folding_file, pixel_range, top,
-                          topk, host_threshold, backend=backend, finn=finn)
+                          topk, host_threshold, backend=backend, finn=finn,
+                          vivado_ip=vivado_ip)
         source.save(str(tmp / "model_source.onnx"))
         model = first
         for name, step in BUILD_STEPS:
@@ -194,6 +224,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "source_model": str(model_path),
             "pixel_range": pixel_range,
             "board": board.name,
+            "board_file": board.path,
             "clock_mhz": clock,
             "target_fps": cfg.target_fps,
             "folding_file": str(folding_file) if folding_file else None,
@@ -205,4 +236,34 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "source_kind": "finn-dataflow" if finn else "qonnx",
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+    _run_vivado_if_present(out_dir, report, vivado_exe, quiet)
     return report
+
+
+def _run_vivado_if_present(out_dir: Path, report: dict, vivado_exe: str | None, quiet: bool) -> None:
+    """With Vivado: run vivado/build.tcl and add bitfile, hwh, utilisation and WNS to the report.
+    Without: one line saying what to run where Vivado is installed."""
+    from fpgabnn.core.fileio import atomic_write_bytes, jsonable
+    from fpgabnn.deploy.vivado import instructions, run_vivado
+
+    import shutil
+
+    flow = json.loads((out_dir / "vivado" / "flow.json").read_text())
+    if vivado_exe is not None and flow["ip_source"] == "hls" and shutil.which("vitis_hls") is None:
+        line = ("vitis_hls not found: the HLS IP needs Vitis HLS beside Vivado; put it on PATH, or build with the "
+                f"RTL backend; then run `cd {out_dir / 'vivado'} && vivado -mode batch -source build.tcl`")
+        report["vivado"] = {"ran": False, "command": line}
+        if not quiet:
+            print(line)
+    elif vivado_exe is None:
+        report["vivado"] = {"ran": False, "command": instructions(out_dir)}
+        if not quiet:
+            print(instructions(out_dir))
+    else:
+        if not quiet:
+            print(f"running Vivado ({vivado_exe}) in {out_dir / 'vivado'}; log in vivado/vivado.log")
+        report["vivado"] = {"ran": True, **run_vivado(out_dir, vivado_exe)}
+        if not quiet:
+            v = report["vivado"]
+            print(f"bitstream {v['bitfile']}, WNS {v['wns_ns']} ns, utilisation {v['utilization']}")
+    atomic_write_bytes(out_dir / "report.json", (json.dumps(jsonable(report), indent=2) + "\n").encode())

@@ -14,7 +14,8 @@ import sys
 
 from fpgabnn.errors import UserError
 
-COMMANDS = ("train", "export", "inspect", "build", "verify", "estimate", "demo", "export-finn")
+COMMANDS = ("train", "export", "inspect", "build", "verify", "estimate", "demo", "boards", "package",
+            "export-finn")
 
 _EPILOG = """examples:
   fpgabnn train --model tfc --method rotation --dataset mnist --epochs 2 --out runs/tfc

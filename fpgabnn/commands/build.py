@@ -14,7 +14,9 @@ EPILOG = """examples:
 
 The output directory holds model_source.onnx (the tidied reference), model_hw.onnx (hardware layers; opens in
 Netron; with the width converters, FIFOs and AXI-Stream ports as nodes), folding_config.json (FINN's format),
-hls/ (sources, testbench, Vitis HLS TCL), report.json/report.txt and charts, and with --host-threshold the
+hls/ (sources, testbench, Vitis HLS TCL), rtl/ (Verilog, manifest.json), vivado/ (build.tcl: IP, block design,
+bitstream; run by the build when Vivado is on PATH or given with --vivado), driver/ (the Python package that runs
+the accelerator on a PYNQ board or in simulation), report.json/report.txt and charts, and with --host-threshold the
 host-side input table host_threshold.npz. It is written to a temporary directory and renamed only when everything succeeded.
 """
 
@@ -23,7 +25,8 @@ DEFAULT_TARGET_FPS = 10_000.0
 
 def add_arguments(p):
     p.add_argument("model", help="QONNX model (.onnx) from `fpgabnn export` or Brevitas' export_qonnx")
-    p.add_argument("--board", default="pynq-z2", help="target board (see boards/); default pynq-z2")
+    p.add_argument("--board", default="pynq-z2",
+                   help="target board (`fpgabnn boards` lists them) or a board .toml file of your own; default pynq-z2")
     p.add_argument("--out", required=True, help="build directory to create (replaced only if it is an earlier fpgabnn build)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=float, help=f"frames per second to reach at the board clock (default {DEFAULT_TARGET_FPS:g})")
@@ -39,6 +42,9 @@ def add_arguments(p):
                    help="run the input quantiser (the first Thresholding) on the host: the stream carries its output "
                         "bits (TFC: 13 instead of 98 beats of 64 bits); the table is written to host_threshold.npz")
     p.add_argument("--top-name", default="bnn_top", help="name of the generated top-level function")
+    p.add_argument("--vivado", help="vivado executable to run vivado/build.tcl with (default: vivado on PATH, if any)")
+    p.add_argument("--vivado-ip", choices=["rtl", "hls"],
+                   help="accelerator IP for the block design: rtl (package rtl/ Verilog; default when built) or hls (Vitis HLS)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
 
@@ -56,6 +62,8 @@ def run(args) -> int:
         top_name=args.top_name,
         topk=args.topk,
         quiet=args.json,
+        vivado=args.vivado,
+        vivado_ip=args.vivado_ip,
         backend=args.backend,
         host_threshold=args.host_threshold,
     )

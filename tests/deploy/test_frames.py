@@ -42,3 +42,26 @@ def test_refuses_values_out_of_range():
         frames.to_raw(np.array([0]), 1, "bipolar")
     with pytest.raises(ValueError):
         frames.beats_per_frame(10, 8, 12)
+
+
+def _bitwise_reference(raw, elem_bits, beat_bits):
+    """The contract spelled out bit by bit: element i at bits [i*EW, (i+1)*EW), frame padded to whole beats."""
+    n, elems = raw.shape
+    out = np.zeros((n, frames.bytes_per_frame(elems, elem_bits, beat_bits)), dtype=np.uint8)
+    for f in range(n):
+        for i in range(elems):
+            for b in range(elem_bits):
+                if (int(raw[f, i]) >> b) & 1:
+                    pos = i * elem_bits + b
+                    out[f, pos // 8] |= 1 << (pos % 8)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.sampled_from([1, 2, 3, 5, 8, 12, 16, 24, 32]), st.sampled_from([8, 64, 128]),
+       st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_fast_paths_match_the_bitwise_contract(elems, bits, beat, n, seed):
+    raw = np.random.default_rng(seed).integers(0, 1 << bits, size=(n, elems), dtype=np.uint64)
+    packed = frames.pack_frames(raw, bits, beat)
+    assert np.array_equal(packed, _bitwise_reference(raw, bits, beat))
+    assert np.array_equal(frames.unpack_frames(packed, bits, beat, elems), raw)

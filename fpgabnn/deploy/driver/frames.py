@@ -37,7 +37,7 @@ def to_raw(values: np.ndarray, elem_bits: int, kind: str) -> np.ndarray:
     v = np.asarray(values)
     if kind not in KINDS:
         raise ValueError(f"element kind {kind!r} is not one of {KINDS}")
-    if v.size and not np.all(np.equal(np.mod(v, 1), 0)):
+    if v.dtype.kind not in "ui" and v.size and not np.array_equal(v, np.rint(v)):
         raise ValueError("stream values must be integers")
     v = v.astype(np.int64)
     if kind == "bipolar":
@@ -68,11 +68,16 @@ def pack_frames(raw: np.ndarray, elem_bits: int, beat_bits: int) -> np.ndarray:
         raise ValueError(f"raw frames must be [N, elements], got shape {raw.shape}")
     n, elems = raw.shape
     nbytes = bytes_per_frame(elems, elem_bits, beat_bits)
-    bits = ((raw[..., None] >> np.arange(elem_bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-    bits = bits.reshape(n, elems * elem_bits)
-    padded = np.zeros((n, nbytes * 8), dtype=np.uint8)
-    padded[:, : bits.shape[1]] = bits
-    return np.packbits(padded, axis=-1, bitorder="little")
+    out = np.zeros((n, nbytes), dtype=np.uint8)
+    if elem_bits in (8, 16, 32, 64):  # whole bytes: little-endian words are already the bit string
+        body = np.ascontiguousarray(raw.astype(f"<u{elem_bits // 8}")).view(np.uint8).reshape(n, -1)
+        out[:, : body.shape[1]] = body
+        return out
+    work = np.uint8 if elem_bits <= 8 else np.uint64  # narrow elements: shift in bytes, not 64-bit words
+    bits = ((raw.astype(work)[..., None] >> np.arange(elem_bits, dtype=work)) & work(1)).astype(np.uint8)
+    packed = np.packbits(bits.reshape(n, elems * elem_bits), axis=-1, bitorder="little")
+    out[:, : packed.shape[1]] = packed
+    return out
 
 
 def unpack_frames(buf: np.ndarray, elem_bits: int, beat_bits: int, elems: int) -> np.ndarray:
@@ -81,7 +86,11 @@ def unpack_frames(buf: np.ndarray, elem_bits: int, beat_bits: int, elems: int) -
     b = np.asarray(buf, dtype=np.uint8).reshape(-1)
     if b.size % nbytes:
         raise ValueError(f"{b.size} bytes are not whole frames of {nbytes} bytes")
-    bits = np.unpackbits(b.reshape(-1, nbytes), axis=-1, bitorder="little")[:, : elems * elem_bits]
+    b = b.reshape(-1, nbytes)
+    if elem_bits in (8, 16, 32, 64):
+        body = np.ascontiguousarray(b[:, : elems * elem_bits // 8])
+        return body.view(f"<u{elem_bits // 8}").astype(np.uint64).reshape(-1, elems)
+    bits = np.unpackbits(b, axis=-1, bitorder="little")[:, : elems * elem_bits]
     bits = bits.reshape(-1, elems, elem_bits).astype(np.uint64)
     return (bits << np.arange(elem_bits, dtype=np.uint64)).sum(axis=-1, dtype=np.uint64)
 
