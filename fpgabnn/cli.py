@@ -14,7 +14,7 @@ import sys
 
 from fpgabnn.errors import UserError
 
-COMMANDS = ("train", "export", "inspect", "build", "verify", "demo")
+COMMANDS = ("train", "export", "inspect", "build", "verify", "demo", "experiment")
 
 _EPILOG = """examples:
   fpgabnn train --model tfc --method rotation --dataset mnist --epochs 2 --out runs/tfc

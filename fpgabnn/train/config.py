@@ -261,8 +261,8 @@ def parse_method_options(value, source: str = "--method-option") -> dict:
     return result
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
-    """Options from a ``.yaml``/``.yml`` or ``.toml`` file, as a normalised dict."""
+def _read_mapping(path: str | os.PathLike) -> dict:
+    """The mapping in a ``.yaml``/``.yml`` or ``.toml`` file (raises ``UserError`` naming the problem)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found; pass an existing .yaml or .toml file")
@@ -278,6 +278,12 @@ def load_config_file(path: str | os.PathLike) -> dict:
         raise UserError(f"cannot parse config file {path}: {str(err).splitlines()[0]}; fix its syntax") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value")
+    return data
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Options from a ``.yaml``/``.yml`` or ``.toml`` file, as a normalised dict."""
+    data = _read_mapping(path)
     if "train" in data and isinstance(data["train"], dict) and len(data) == 1:
         data = data["train"]  # allow a [train] table / train: section
     return normalise_keys(data, str(path))

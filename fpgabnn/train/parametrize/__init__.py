@@ -17,7 +17,8 @@ the union of tucker's and rotation's. Ranks default to full (svd.py, tucker.py s
 what rank_ratio shrinks). Rotation ``seed`` seeds R1, R2 (``parametrize_model`` gives layer i seed + i);
 without it they come from torch's global generator, so a fixed ``torch.manual_seed`` reproduces them too.
 ``theta_init`` defaults to "uniform" (U(0, pi/2) per output channel; a number sets it), ``start`` to
-"identity" ("random": Haar-random R1, R2 as in the paper), ``cycles`` to 3 (rotation.py says why).
+"identity" ("random": Haar-random R1, R2 as in the paper), ``adjustable`` to true (false: RBNN's ablation
+without theta), ``cycles`` to 3 (rotation.py says why).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from fpgabnn.train.parametrize.tucker import TuckerWeight, bound_ranks, tucker_r
 METHODS = ("baseline", "svd", "tucker", "holistic-tucker", "rotation", "tucker-rotation")
 
 _TUCKER = ("ranks", "rank_ratio")
-_ROTATION = ("seed", "cycles", "theta_init", "start")
+_ROTATION = ("seed", "cycles", "theta_init", "start", "adjustable")
 OPTIONS = {
     "baseline": (),
     "svd": ("rank", "rank_ratio"),
@@ -75,6 +76,8 @@ def _check(method: str, options: dict) -> dict:
     theta = options.get("theta_init", "uniform")
     if theta not in THETA_INITS and (isinstance(theta, bool) or not isinstance(theta, (int, float))):
         raise UserError(f"theta_init must be 'uniform' or a number (radians), got {theta!r}")
+    if not isinstance(options.get("adjustable", True), bool):
+        raise UserError(f"rotation adjustable must be true or false, got {options['adjustable']!r}")
     if options.get("start", "identity") not in STARTS:
         raise UserError(f"rotation start must be one of {', '.join(STARTS)}, got {options['start']!r}")
     if "layer_rank" in options and (isinstance(options["layer_rank"], bool)
@@ -96,7 +99,8 @@ def _register_rotation(module: nn.Module, options: dict) -> None:
     seed = options.get("seed")
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     rotation = RotationWeight(tuple(module.weight.shape), generator, options.get("cycles", CYCLES),
-                              options.get("theta_init", "uniform"), options.get("start", "identity"))
+                              options.get("theta_init", "uniform"), options.get("start", "identity"),
+                              options.get("adjustable", True))
     P.register_parametrization(module, "weight", rotation.to(module.weight.device))
 
 

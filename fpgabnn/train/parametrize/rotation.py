@@ -19,6 +19,8 @@ Two starting points matter (docs/methods.md, "Rotation"):
   sin(pi/2) is exactly 1, so theta = pi/2 (the authors' released default) gives w exactly zero gradient
   and theta itself cos(pi/2) ~ 0: under SGD nothing moves. The default "uniform" draws theta per output
   channel from U(0, pi/2) (the authors' code until May 2020); a number sets every channel to it.
+- ``adjustable`` (default True) is RBNN's "A": without it there is no theta and the latent is the rotated
+  weight R1^T X_i R2 itself, its gradient flowing back through the fixed rotation (the ablation's B+R).
 - ``start``: "identity" (default) starts R1 = R2 = I, so the first latent is the standardised weight
   itself; "random" draws Haar-random orthogonal matrices as in the paper. With BNN-PYNQ's U(-1, 1)
   weights a random rotation first moves the weights away from their signs (benchmarks/rotation_start.py).
@@ -99,7 +101,8 @@ class RotationWeight(nn.Module):
     """Parametrisation w -> w' of the module docstring, for a weight [Co, ...] with n = prod(shape[1:])."""
 
     def __init__(self, shape: tuple[int, ...], generator: torch.Generator | None = None,
-                 cycles: int = CYCLES, theta_init: float | str = "uniform", start: str = "identity"):
+                 cycles: int = CYCLES, theta_init: float | str = "uniform", start: str = "identity",
+                 adjustable: bool = True):
         super().__init__()
         if start not in STARTS:
             raise ValueError(f"unknown rotation start {start!r}; choose one of {', '.join(STARTS)}")
@@ -113,10 +116,14 @@ class RotationWeight(nn.Module):
             R1, R2 = torch.eye(self.n1), torch.eye(self.n2)
         self.register_buffer("R1", R1.to(dtype))
         self.register_buffer("R2", R2.to(dtype))
-        self.theta = nn.Parameter(initial_theta(self.shape[0], theta_init, generator))
+        self.adjustable = bool(adjustable)
+        if self.adjustable:
+            self.theta = nn.Parameter(initial_theta(self.shape[0], theta_init, generator))
 
     def alpha(self) -> Tensor:
-        """|sin theta| per output channel, in [0, 1]: how far each channel is rotated."""
+        """|sin theta| per output channel, in [0, 1]: how far each channel is rotated (1 without A)."""
+        if not self.adjustable:
+            return torch.ones(self.shape[0], device=self.R1.device)
         return torch.sin(self.theta).abs()
 
     def blocks(self, w: Tensor) -> Tensor:
@@ -125,6 +132,9 @@ class RotationWeight(nn.Module):
 
     def forward(self, w: Tensor) -> Tensor:
         w_s = standardise(w)
+        if not self.adjustable:  # RBNN's ablation without "A": the rotated weight itself, gradient through R
+            R1, R2 = self.R1.to(w), self.R2.to(w)
+            return (R1.T @ w_s.reshape(-1, self.n1, self.n2) @ R2).reshape(w.shape)
         with torch.no_grad():
             rotated = (self.R1.T.to(w) @ w_s.reshape(-1, self.n1, self.n2) @ self.R2.to(w)).reshape(w.shape)
         alpha = self.alpha().to(w).reshape(-1, *([1] * (w.dim() - 1)))
@@ -147,4 +157,4 @@ class RotationWeight(nn.Module):
         return before, after
 
     def extra_repr(self) -> str:
-        return f"shape={list(self.shape)}, n1={self.n1}, n2={self.n2}, cycles={self.cycles}"
+        return f"shape={list(self.shape)}, n1={self.n1}, n2={self.n2}, cycles={self.cycles}, adjustable={self.adjustable}"
