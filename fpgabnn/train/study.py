@@ -23,6 +23,7 @@ training data); the test set is only ever evaluated, at the end of each run, wit
 from __future__ import annotations
 
 import copy
+import fnmatch
 import itertools
 import json
 import math
@@ -295,15 +296,23 @@ def execute(run: Run, threads: int = 1) -> dict:
         Trainer(config, resume=state == "partial", explicit=set(run.config_dict()) if state == "partial" else None,
                 progress=False, log=log).fit()
         log_file.close()
+    ensure_report(run)
+    return json.loads((run.out / "metrics.json").read_text())
+
+
+def ensure_report(run: Run) -> dict | None:
+    """report.json of a finished run: per-layer flip rate, angle, quantisation error, scales (from last.pt)."""
     report = run.out / "report.json"
     if not report.is_file():
+        if not (run.out / "last.pt").is_file():
+            return None
         from fpgabnn.train.inspect import inspect_checkpoint
 
         rep = inspect_checkpoint(run.out / "last.pt")
         slim = {"layers": [{k: la[k] for k in ("name", "shape", "flip_rate", "angle_deg", "quant_error", "scales")}
                            for la in rep["layers"]], "flip_rate": rep["flip_rate"]}
         atomic_write_bytes(report, (json.dumps(jsonable(slim)) + "\n").encode())
-    return json.loads((run.out / "metrics.json").read_text())
+    return json.loads(report.read_text())
 
 
 def _execute_quiet(run: Run, threads: int) -> tuple[str, str | None]:
@@ -347,17 +356,28 @@ def plan(study: Study) -> list[tuple[Run, str]]:
     return [(r, run_state(r)) for r in runs]
 
 
-def run_study(study: Study, jobs: int = 1, progress: bool | None = None, log=None, threads: int = 1) -> dict:
-    """Tune (seed 0, validation), then train every seed; results written after each finished run."""
+def selected(run: Run, only: list[str] | None) -> bool:
+    """``only``: shell patterns on run labels, e.g. "sfc/mnist/*" or "lfc/mnist/*/seed0"."""
+    return not only or any(fnmatch.fnmatch(run.label, pat) for pat in only)
+
+
+def run_study(study: Study, jobs: int = 1, progress: bool | None = None, log=None, threads: int = 1,
+              only: list[str] | None = None) -> dict:
+    """Tune (seed 0, validation), then train every seed; results written after each finished run.
+
+    Runs are queued seed by seed (every method's first seed before any second seed), so a study that is
+    stopped early still has every method in its table.
+    """
     import multiprocessing
 
     from tqdm.auto import tqdm
 
     log = log or (lambda m: print(m, file=sys.stderr))
     choices: dict = {}
-    total = sum(len(tuning_runs(study, c, m)) + len(c.seeds) for c in study.cells for m in c.methods)
-    queue = [r for r, state in plan(study) if state != "done"]
-    done = sum(1 for _, state in plan(study) if state == "done")
+    planned = [(r, state) for r, state in plan(study) if selected(r, only)]
+    queue = sorted((r for r, state in planned if state != "done"), key=lambda r: 0 if r.tune else 1 + r.seed)
+    done = sum(1 for _, state in planned if state == "done")
+    total = len(planned) + sum(len(c.seeds) for c in study.cells for m in c.methods if c.tune)
     bar = tqdm(total=total, initial=done, desc="study", unit="run", disable=None if progress is None else not progress,
                file=sys.stderr)
     errors: list[str] = []
@@ -378,6 +398,8 @@ def run_study(study: Study, jobs: int = 1, progress: bool | None = None, log=Non
                         tuned.add((id(c), m))
                         log(f"{c.model}/{c.dataset}/{m}: chose {_slug(best.tune)} on validation")
                         for r in main_runs(study, c, m, best.tune):
+                            if not selected(r, only):
+                                continue
                             if run_state(r) == "done":
                                 bar.update(1)
                             else:
@@ -435,8 +457,7 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                 accs.append(summary["test"]["test_acc"])
                 minutes.append(sum(e["epoch_time"] for e in summary["epochs"]) / 60)
                 histories.append(summary["epochs"])
-                rep = r.out / "report.json"
-                reports.append(json.loads(rep.read_text()) if rep.is_file() else None)
+                reports.append(ensure_report(r))
             if not seeds:
                 continue
             row = {"model": c.model, "dataset": c.dataset, "method": m, "epochs": c.epochs, "seeds": seeds,
