@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+# Re-exported for the help-text test; config.py imports no torch, so `fpgabnn train --help` stays fast.
+from fpgabnn.train.config import DATASET_NAMES, GRAD_NAMES, METHOD_NAMES, MODEL_NAMES  # noqa: F401
+
 HELP = "train a binary neural network (baseline, SVD, Tucker, holistic Tucker, RBNN rotation)"
 EPILOG = """examples:
   fpgabnn train --model tfc --method baseline --dataset mnist --epochs 2 --out runs/tfc
@@ -21,8 +24,6 @@ weight decay 1e-4, batch 256, cosine with warm-up) for the ResNets, as in RBNN.
 current step, and resuming from that restarts the interrupted epoch. Data is never downloaded: see
 --data-dir. --workers N prepares batches in N background processes (same batches as with 0).
 """
-
-from fpgabnn.train.config import DATASET_NAMES, GRAD_NAMES, METHOD_NAMES, MODEL_NAMES  # noqa: E402,F401  (no torch)
 
 SPECIAL = ("method_options",)  # repeatable KEY=VALUE
 

@@ -33,7 +33,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from fpgabnn.core.fileio import atomic_write_bytes, jsonable
 from fpgabnn.errors import UserError
