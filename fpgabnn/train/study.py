@@ -286,15 +286,11 @@ def execute(run: Run, threads: int = 1) -> dict:
     state = run_state(run)
     if state != "done":
         run.out.mkdir(parents=True, exist_ok=True)
-        log_file = open(run.out / "train.log", "a")
-
-        def log(msg):
-            print(msg, file=log_file, flush=True)
-
-        config = TrainConfig.from_dict(run.config_dict())
-        Trainer(config, resume=state == "partial", explicit=set(run.config_dict()) if state == "partial" else None,
-                progress=False, log=log).fit()
-        log_file.close()
+        with open(run.out / "train.log", "a") as log_file:
+            config = TrainConfig.from_dict(run.config_dict())
+            explicit = set(run.config_dict()) if state == "partial" else None
+            Trainer(config, resume=state == "partial", explicit=explicit, progress=False,
+                    log=lambda msg: print(msg, file=log_file, flush=True)).fit()
     ensure_report(run)
     return json.loads((run.out / "metrics.json").read_text())
 
