@@ -14,8 +14,20 @@ import sys
 
 from fpgabnn.errors import UserError
 
-COMMANDS = ("train", "export", "inspect", "build", "verify", "estimate", "demo", "boards", "package",
-            "export-finn")
+#: one sub-command per module in fpgabnn/commands/ (a dash in the command is an underscore in the module name)
+COMMANDS = (
+    "train",
+    "experiment",
+    "export",
+    "inspect",
+    "build",
+    "verify",
+    "estimate",
+    "boards",
+    "package",
+    "export-finn",
+    "demo",
+)
 
 _EPILOG = """examples:
   fpgabnn train --model tfc --method rotation --dataset mnist --epochs 2 --out runs/tfc

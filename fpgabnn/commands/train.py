@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+# Re-exported for the help-text test; config.py imports no torch, so `fpgabnn train --help` stays fast.
+from fpgabnn.train.config import DATASET_NAMES, GRAD_NAMES, METHOD_NAMES, MODEL_NAMES  # noqa: F401
+
 HELP = "train a binary neural network (baseline, SVD, Tucker, holistic Tucker, RBNN rotation)"
 EPILOG = """examples:
   fpgabnn train --model tfc --method baseline --dataset mnist --epochs 2 --out runs/tfc
@@ -22,69 +25,54 @@ current step, and resuming from that restarts the interrupted epoch. Data is nev
 --data-dir. --workers N prepares batches in N background processes (same batches as with 0).
 """
 
-# Names listed in help text without importing torch (tests check they match the code).
-MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "cnv28", "resnet20", "resnet20-bireal")
-METHOD_NAMES = ("baseline", "svd", "tucker", "holistic-tucker", "rotation", "tucker-rotation")
-DATASET_NAMES = ("mnist", "fashion-mnist", "digits", "cifar10", "svhn", "imagefolder", "npz")
-GRAD_NAMES = ("ste", "poly", "ede", "rbnn")
+SPECIAL = ("method_options",)  # repeatable KEY=VALUE
 
-# (flag, dest, help). Values are parsed by TrainConfig, so bad values give one-line errors.
-OPTIONS = (
-    ("--model", "model", f"network: {', '.join(MODEL_NAMES)}"),
-    ("--method", "method", f"weight parametrisation (default baseline): {', '.join(METHOD_NAMES)}"),
-    ("--dataset", "dataset", f"data set: {', '.join(DATASET_NAMES)}"),
-    ("--epochs", "epochs", "number of epochs"),
-    ("--out", "out", "run directory (checkpoints, metrics, plots)"),
-    ("--seed", "seed", "random seed (default 0); runs with one seed are identical on CPU"),
-    ("--max-train-samples", "max_train_samples", "use only the first N training samples (quick runs)"),
-    ("--max-val-samples", "max_val_samples", "cap validation/test samples (default: --max-train-samples)"),
-    ("--val-fraction", "val_fraction", "fraction of the training data held out for validation (default 0.1)"),
-    ("--batch-size", "batch_size", "mini-batch size (default 256 with SGD, 100 with Adam)"),
-    ("--optimizer", "optimizer", "sgd or adam (default: adam for tfc/sfc/lfc/cnv/cnv28, sgd for the ResNets)"),
-    ("--lr", "lr", "peak learning rate (default 0.1 SGD, 0.02 Adam)"),
-    ("--momentum", "momentum", "SGD momentum (default 0.9)"),
-    ("--weight-decay", "weight_decay", "weight decay (default 1e-4 SGD, 0 Adam)"),
-    ("--schedule", "schedule", "cosine (default), step (x0.1 at 50%% and 75%%) or none"),
-    ("--warmup-epochs", "warmup_epochs", "linear warm-up length in epochs, may be fractional (SGD default: min(5, 5%% of epochs))"),
-    ("--scaling", "scaling", "weight scale: none (default), analytic (XNOR-Net) or learned"),
-    ("--weight-grad", "weight_grad", f"sign gradient for weights: {', '.join(GRAD_NAMES)} (default ste)"),
-    ("--act-grad", "act_grad", f"sign gradient for activations: {', '.join(GRAD_NAMES)} (default ste)"),
-    ("--input-bits", "input_bits", "bits of the input pixels seen by the first layer (default 8)"),
-    ("--data-dir", "data_dir", "where the data set files are (cifar10, svhn, imagefolder, npz; optional for mnist, fashion-mnist)"),
-    ("--device", "device", "cpu (default) or cuda[:N]"),
-    ("--workers", "workers", "background processes preparing batches (default 0; results do not depend on it)"),
-)
+
+def options():
+    """(flag, field) for every TrainConfig field: the command line is derived from the dataclass."""
+    import dataclasses
+
+    from fpgabnn.train.config import TrainConfig
+
+    return [(f"--{f.name.replace('_', '-')}", f) for f in dataclasses.fields(TrainConfig)]
 
 
 def add_arguments(p):
-    for flag, dest, text in OPTIONS:
-        p.add_argument(flag, dest=dest, default=None, metavar=dest.split("_")[-1].upper(), help=text)
-    p.add_argument("--aux", action=argparse.BooleanOptionalAction, default=None,
-                   help="add the latent-weight auxiliary branch during training (our reading of Xu et al. 2021)")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop + horizontal flip for 32x32 RGB data (default: on for cifar10)")
-    p.add_argument("--method-option", dest="method_options", action="append", default=None, metavar="KEY=VALUE",
-                   help="option of the parametrisation, repeatable (e.g. rank_ratio=0.5)")
+    from fpgabnn.train.config import _kind
+
+    for flag, f in options():
+        text = f.metadata.get("help", "")
+        if f.name == "method_options":
+            p.add_argument("--method-option", dest=f.name, action="append", default=None, metavar="KEY=VALUE",
+                           help=text)
+        elif _kind(f.name) is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            # Values stay strings here and are typed by TrainConfig, so bad values give one-line errors.
+            p.add_argument(flag, dest=f.name, default=None, metavar=f.name.split("_")[-1].upper(), help=text)
     p.add_argument("--config", help="YAML or TOML file with the same option names; the command line overrides it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
-    from fpgabnn.train.config import TrainConfig, load_config_file, normalise_keys
-    from fpgabnn.train.trainer import Trainer
+def config_from_args(args) -> dict:
+    """Options from --config, overridden by those given on the command line (normalised, typed)."""
+    from fpgabnn.train.config import load_config_file, normalise_keys
 
     values = load_config_file(args.config) if args.config else {}
-    given = {dest: getattr(args, dest) for _, dest, _ in OPTIONS if getattr(args, dest) is not None}
-    for dest in ("aux", "augment"):
-        if getattr(args, dest) is not None:
-            given[dest] = getattr(args, dest)
-    if args.method_options is not None:
-        given["method_options"] = args.method_options
+    given = {f.name: getattr(args, f.name) for _, f in options() if getattr(args, f.name, None) is not None}
     given = normalise_keys(given, "the command line")
     if "method_options" in given and "method_options" in values:
         given["method_options"] = {**values["method_options"], **given["method_options"]}
     values.update(given)
+    return values
+
+
+def run(args) -> int:
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.trainer import Trainer
+
+    values = config_from_args(args)
     config = TrainConfig.from_dict(values)
     trainer = Trainer(config, resume=args.resume, explicit=set(values), progress=False if args.no_progress else None)
     result = trainer.fit()

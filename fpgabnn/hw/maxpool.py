@@ -1,4 +1,4 @@
-"""Max-pool on a stream: OR of bits for bipolar activations (METHODS.md section 6), max for integers."""
+"""Max-pool on a stream: OR of bits for bipolar activations (docs/methods.md section 6), max for integers."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Matrix-vector(-threshold) unit: the XNOR-popcount (or integer-input) layer of a binary network.
 
 out = x . W per input vector (W in {-1,+1}); with thresholds, out = +1 if dot >= T[c] else -1.
-In XNOR mode the hardware counts matches P and dot = 2P - MW (METHODS.md section 6), so a dot-domain
+In XNOR mode the hardware counts matches P and dot = 2P - MW (docs/methods.md section 6), so a dot-domain
 threshold T becomes P >= ceil((T + MW) / 2) in the popcount domain.
 """
 

@@ -11,16 +11,28 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, packaged as tomli
+    import tomli as tomllib
 
 from fpgabnn.errors import UserError
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "none")
 SCALINGS = ("none", "analytic", "learned")
+AUX_STOP_GRADS = ("none", "real", "binary")
+# Names listed in help text without importing torch (tests check they match the code).
+MODEL_NAMES = ("tfc", "sfc", "lfc", "cnv", "cnv28", "resnet20", "resnet20-bireal", "resnet20-preact")
+METHOD_NAMES = ("baseline", "svd", "tucker", "holistic-tucker", "rotation", "tucker-rotation")
+DATASET_NAMES = ("mnist", "fashion-mnist", "digits", "cifar10", "svhn", "imagefolder", "npz")
+GRAD_NAMES = ("ste", "poly", "ede", "rbnn")
 # BNN-PYNQ's models start from W ~ U(-1, 1): with SGD at lr 0.1 their weight gradients (~1e-4) flip
 # no sign in two MNIST epochs (TFC/LFC/CNV28 stay at chance); Adam moves every weight at the same rate.
 ADAM_MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv28")
@@ -29,36 +41,55 @@ ADAM_MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv28")
 RESUMABLE_OVERRIDES = ("epochs", "out", "data_dir", "device", "workers")
 
 
+def option(default=None, help: str = "", **kwargs):
+    """A TrainConfig field with its command-line help (``fpgabnn train`` builds its options from these)."""
+    if "default_factory" in kwargs:
+        return field(metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run. ``None`` means "the model's default"."""
 
-    model: str | None = None
-    dataset: str | None = None
-    epochs: int | None = None
-    out: str | None = None
-    method: str = "baseline"
-    seed: int = 0
-    max_train_samples: int | None = None
-    max_val_samples: int | None = None  # default: same as max_train_samples
-    val_fraction: float = 0.1
-    batch_size: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float | None = None
-    schedule: str = "cosine"
-    warmup_epochs: float | None = None
-    scaling: str = "none"
-    weight_grad: str = "ste"
-    act_grad: str = "ste"
-    input_bits: int = 8
-    aux: bool = False
-    method_options: dict = field(default_factory=dict)
-    data_dir: str | None = None
-    augment: bool | None = None  # default: on for cifar10 (crop + flip), off otherwise
-    device: str = "cpu"
-    workers: int = 0
+    model: str | None = option(help=f"network: {', '.join(MODEL_NAMES)}")
+    dataset: str | None = option(help=f"data set: {', '.join(DATASET_NAMES)}")
+    epochs: int | None = option(help="number of epochs")
+    out: str | None = option(help="run directory (checkpoints, metrics, plots)")
+    method: str = option("baseline", f"weight parametrisation (default baseline): {', '.join(METHOD_NAMES)}")
+    seed: int = option(0, "random seed (default 0); runs with one seed are identical on CPU")
+    max_train_samples: int | None = option(help="use only the first N training samples (quick runs)")
+    max_val_samples: int | None = option(help="cap validation/test samples (default: --max-train-samples)")
+    val_fraction: float = option(0.1, "fraction of the training data held out for validation (default 0.1)")
+    batch_size: int | None = option(help="mini-batch size (default 256 with SGD, 100 with Adam)")
+    optimizer: str | None = option(help="sgd or adam (default: adam for tfc/sfc/lfc/cnv/cnv28, sgd for the ResNets)")
+    lr: float | None = option(help="peak learning rate (default 0.1 SGD, 0.02 Adam)")
+    momentum: float = option(0.9, "SGD momentum (default 0.9)")
+    weight_decay: float | None = option(help="weight decay (default 1e-4 SGD, 0 Adam)")
+    schedule: str = option("cosine", "cosine (default), step (x0.1 at 50%% and 75%%) or none")
+    warmup_epochs: float | None = option(
+        help="linear warm-up length in epochs, may be fractional (SGD default: min(5, 5%% of epochs))")
+    scaling: str = option("none", "weight scale: none (default), analytic (XNOR-Net) or learned "
+                          "(cancelled by a BatchNorm right after it: it acts only in resnet20-preact)")
+    weight_grad: str = option("ste", f"sign gradient for weights: {', '.join(GRAD_NAMES)} (default ste)")
+    act_grad: str = option("ste", f"sign gradient for activations: {', '.join(GRAD_NAMES)} (default ste)")
+    input_bits: int = option(8, "bits of the input pixels seen by the first layer (default 8)")
+    aux: bool = option(False, "add the latent-weight auxiliary branch during training (our reading of Xu et al. 2021)")
+    aux_weight: float = option(1.0, "weight lambda of the auxiliary loss (default 1)")
+    aux_stop_grad: str = option("none", "auxiliary loss gradient: none (both paths), real (stop it on the "
+                                "real path: binary follows real) or binary (latent follows binary)")
+    real_ends: bool | None = option(help="real-valued first conv and last FC (ResNets only; default on, as in "
+                                    "the papers; --no-real-ends gives the binary ends a compiler needs)")
+    act_standardise: bool = option(False, "RBNN's per-sample activation standardisation before each sign "
+                                   "(ResNets only: it cannot stream, so such a model is never compiled)")
+    width_scale: float = option(1.0, "multiply channel/unit counts (1 = the published topology)")
+    method_options: dict = option(help="option of the parametrisation, repeatable (e.g. rank_ratio=0.5)",
+                                  default_factory=dict)
+    data_dir: str | None = option(
+        help="where the data set files are (cifar10, svhn, imagefolder, npz; optional for mnist, fashion-mnist)")
+    augment: bool | None = option(help="random crop + horizontal flip for 32x32 RGB data (default: on for cifar10)")
+    device: str = option("cpu", "cpu (default) or cuda[:N]")
+    workers: int = option(0, "background processes preparing batches (default 0; results do not depend on it)")
 
     # ------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -83,12 +114,14 @@ class TrainConfig:
         c.weight_decay = d["weight_decay"] if c.weight_decay is None else c.weight_decay
         c.batch_size = d["batch_size"] if c.batch_size is None else c.batch_size
         if c.warmup_epochs is None:
-            # METHODS.md: 5 warm-up epochs (of 200); short runs warm up for 5% of their length.
+            # docs/methods.md: 5 warm-up epochs (of 200); short runs warm up for 5% of their length.
             c.warmup_epochs = min(5.0, 0.05 * c.epochs) if c.optimizer == "sgd" else 0.0
         if c.max_val_samples is None:
             c.max_val_samples = c.max_train_samples
         if c.augment is None:
             c.augment = c.dataset == "cifar10"
+        if c.real_ends is None:
+            c.real_ends = str(c.model).startswith("resnet")
         c._check()
         return c
 
@@ -107,6 +140,7 @@ class TrainConfig:
             "scaling": SCALINGS,
             "weight_grad": GRAD_APPROXIMATIONS,
             "act_grad": GRAD_APPROXIMATIONS,
+            "aux_stop_grad": AUX_STOP_GRADS,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -121,12 +155,15 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        for name in ("lr", "momentum", "weight_decay", "warmup_epochs"):
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "aux_weight", "width_scale"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be a non-negative number, got {value!r}")
-        if self.lr == 0:
-            raise UserError("--lr must be positive")
+        if self.lr == 0 or self.width_scale == 0:
+            raise UserError("--lr and --width-scale must be positive")
+        resnet = str(self.model).startswith("resnet")
+        if (self.real_ends or self.act_standardise) and not resnet:
+            raise UserError(f"--real-ends and --act-standardise apply to the ResNets only, not {self.model}")
         if not 0 <= self.val_fraction < 1:
             raise UserError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         if self.device != "cpu" and not self.device.startswith("cuda"):
@@ -142,7 +179,7 @@ class TrainConfig:
             raise UserError("method options must be KEY=VALUE pairs (a mapping in a config file)")
 
 
-# Per optimiser. SGD: METHODS.md section 3 (RBNN's CIFAR recipe for the Kaiming-initialised ResNets, meant
+# Per optimiser. SGD: docs/methods.md section 3 (RBNN's CIFAR recipe for the Kaiming-initialised ResNets, meant
 # for hundreds of epochs: over 2 short MNIST epochs ResNet-20 stays at chance with it, 0.77 with Adam 0.02).
 # Adam: BNN-PYNQ's lr 0.02 without weight decay, batch 100; measured best on MNIST over 2 epochs
 # (val acc TFC 0.90 / LFC 0.96 at 0.02, vs 0.89 / 0.94 at 0.01 and 0.61 / 0.86 at 1e-3; SGD 0.12 / 0.15;
@@ -172,23 +209,26 @@ def normalise_keys(values: dict, source: str) -> dict:
     return out
 
 
-_INTS = ("epochs", "seed", "max_train_samples", "max_val_samples", "batch_size", "input_bits", "workers")
-_FLOATS = ("val_fraction", "lr", "momentum", "weight_decay", "warmup_epochs")
-_BOOLS = ("aux", "augment")
+def _kind(name: str) -> type:
+    """int, float, bool or str: the field's annotation without its ``| None``."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return args[0]
 
 
 def _coerce(name: str, value, source: str):
-    """Typed values from files (YAML reads ``1e-3`` as a string, TOML has no None)."""
+    """Typed values from files and the command line (YAML reads ``1e-3`` as a string, TOML has no None)."""
+    kind = _kind(name)
     try:
-        if name in _INTS:
+        if kind is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             return int(value)
-        if name in _FLOATS:
+        if kind is float:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-        if name in _BOOLS:
+        if kind is bool:
             if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
                 return value.lower() in ("true", "yes")
             if not isinstance(value, bool):
@@ -196,8 +236,8 @@ def _coerce(name: str, value, source: str):
             return value
         return str(value)
     except (TypeError, ValueError):
-        kind = "an integer" if name in _INTS else "a number" if name in _FLOATS else "true or false"
-        raise UserError(f"option {name.replace('_', '-')} in {source} must be {kind}, got {value!r}") from None
+        what = {int: "an integer", float: "a number", bool: "true or false"}[kind]
+        raise UserError(f"option {name.replace('_', '-')} in {source} must be {what}, got {value!r}") from None
 
 
 def parse_method_options(value, source: str = "--method-option") -> dict:
@@ -221,8 +261,8 @@ def parse_method_options(value, source: str = "--method-option") -> dict:
     return result
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
-    """Options from a ``.yaml``/``.yml`` or ``.toml`` file, as a normalised dict."""
+def _read_mapping(path: str | os.PathLike) -> dict:
+    """The mapping in a ``.yaml``/``.yml`` or ``.toml`` file (raises ``UserError`` naming the problem)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found; pass an existing .yaml or .toml file")
@@ -231,15 +271,19 @@ def load_config_file(path: str | os.PathLike) -> dict:
         if path.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text) or {}
         elif path.suffix == ".toml":
-            import tomllib
-
             data = tomllib.loads(text)
         else:
             raise UserError(f"config file {path} must end in .yaml, .yml or .toml")
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as err:
         raise UserError(f"cannot parse config file {path}: {str(err).splitlines()[0]}; fix its syntax") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value")
+    return data
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Options from a ``.yaml``/``.yml`` or ``.toml`` file, as a normalised dict."""
+    data = _read_mapping(path)
     if "train" in data and isinstance(data["train"], dict) and len(data) == 1:
         data = data["train"]  # allow a [train] table / train: section
     return normalise_keys(data, str(path))

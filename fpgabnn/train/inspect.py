@@ -2,7 +2,7 @@
 
 Read-only analyses returning plain dicts (qonnx style). The trainer logs ``weight_statistics``
 every epoch; ``inspect_checkpoint`` gives the per-layer report behind ``fpgabnn inspect``.
-The three effects RBNN reports (METHODS.md section 3) are measured as:
+The three effects RBNN reports (docs/methods.md section 3) are measured as:
 
 - flip rate: fraction of sign(latent) different from the binary weights at step 0;
 - angle: arccos(<w, sign(w)> / (|w| |sign(w)|)) over the layer's flattened latent weight w;

@@ -3,7 +3,7 @@
 A binary layer holds a real-valued *latent* weight (possibly re-parametrised, see
 ``fpgabnn.train.parametrize``). Its forward pass is
 
-    y = alpha[c] * conv(a, sign(latent))        (METHODS.md sections 1-3)
+    y = alpha[c] * conv(a, sign(latent))        (docs/methods.md sections 1-3)
 
 with ``sign`` the exact sign (sign(0) = +1) and a custom backward (``SignApprox``), fed to a Brevitas
 binary quantiser of constant scale 1. Sign of +-1 is itself, so Brevitas changes nothing in the
@@ -198,7 +198,7 @@ class BinaryAct(nn.Module):
 
     The RBNN reference standardises activations per sample before the sign; that needs the whole
     feature map of each input and cannot stream, so models put BatchNorm before this instead
-    (METHODS.md section 3).
+    (docs/methods.md section 3).
     """
 
     def __init__(self, grad: str = "ste"):

@@ -1,5 +1,11 @@
 """The model zoo: BNN-PYNQ's MLPs and CNV (deployable), binary ResNet-20 (training only).
 
+Where a weight scale can act: in the MLPs, CNV and the post-activation ResNets every binary layer is
+followed directly by BatchNorm, which divides by the batch's own standard deviation, so a per-channel
+scale alpha before it is cancelled exactly (in training up to BN's eps; in eval it folds into the running
+statistics). Only ``resnet20-preact`` (BN -> sign -> conv * alpha -> + shortcut, as Bulat et al. and
+Bi-Real/RBNN's residual stream) lets alpha change what the network computes.
+
 Every model takes raw pixels 0..255 as float32 NCHW, exposes ``input_shape`` (C, H, W),
 ``binary_layers()`` and ``holistic_groups()`` (for ``parametrize_model``), and ``aux_loss(logits, targets)``
 (the latent-feature branch of ``fpgabnn.train.aux``; 0 when it is off).
@@ -33,7 +39,7 @@ from fpgabnn.train.layers import (
 )
 
 MLP_HIDDEN = {"tfc": (64, 64, 64), "sfc": (256, 256, 256), "lfc": (1024, 1024, 1024)}
-MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv28", "resnet20", "resnet20-bireal")
+MODELS = ("tfc", "sfc", "lfc", "cnv", "cnv28", "resnet20", "resnet20-bireal", "resnet20-preact")
 DEPLOYABLE = ("tfc", "sfc", "lfc", "cnv", "cnv28")  # the compiler takes these (no zero padding of binary inputs)
 
 DROPOUT = 0.2
@@ -62,7 +68,7 @@ class BinaryNet(nn.Module):
         return [m for m in self.modules() if isinstance(m, BINARY_LAYERS)]
 
     def holistic_groups(self) -> list[list[nn.Module]]:
-        """Identically shaped binary layers, stacked by holistic Tucker (METHODS.md section 2)."""
+        """Identically shaped binary layers, stacked by holistic Tucker (docs/methods.md section 2)."""
         return groups_by_shape(self.binary_layers())
 
     def aux_loss(self, logits=None, targets=None) -> torch.Tensor:
@@ -165,10 +171,10 @@ class BinaryBasicBlock(nn.Module):
     h = htanh(BN(conv1(sign x)) + shortcut(x)); out = htanh(BN(conv2(sign h)) + h).
     """
 
-    def __init__(self, in_channels, out_channels, stride, bireal, binary, act_grad):
+    def __init__(self, in_channels, out_channels, stride, bireal, binary, act_grad, standardise=False):
         super().__init__()
         self.bireal = bireal
-        self.act1, self.act2 = BinaryAct(act_grad), BinaryAct(act_grad)
+        self.act1, self.act2 = _sign(act_grad, standardise), _sign(act_grad, standardise)
         self.conv1 = BinaryConv2d(in_channels, out_channels, 3, stride=stride, padding=1, **binary)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = BinaryConv2d(out_channels, out_channels, 3, padding=1, **binary)
@@ -184,17 +190,59 @@ class BinaryBasicBlock(nn.Module):
         return F.hardtanh(self.bn2(self.conv2(self.act2(h))) + self.shortcut(x))
 
 
+class SampleStandardise(nn.Module):
+    """RBNN's per-sample activation standardisation before the sign: (x - mean) / std over (C, H, W).
+
+    The threshold then depends on the whole feature map of each input, which a streaming accelerator
+    cannot compute: models using it train and export but are never compiled.
+    """
+
+    def forward(self, x):
+        flat = x.flatten(1)
+        mean = flat.mean(1).view(-1, *([1] * (x.dim() - 1)))
+        std = flat.std(1).view(-1, *([1] * (x.dim() - 1)))
+        return (x - mean) / (std + 1e-5)
+
+
+def _sign(act_grad: str, standardise: bool) -> nn.Module:
+    act = BinaryAct(act_grad)
+    return nn.Sequential(SampleStandardise(), act) if standardise else act
+
+
+class PreActBinaryBlock(nn.Module):
+    """Pre-activation binary block with a real-valued shortcut around every conv (Bulat et al. 2019;
+    Bi-Real's stream): h = sc(x) + alpha1 * conv1(sign(BN(x))); out = h + alpha2 * conv2(sign(BN(h))).
+
+    No BatchNorm follows a conv, so the weight scale alpha (``--scaling``) is what sets each conv's
+    contribution to the residual stream: here a learned or analytic scale is not cancelled.
+    """
+
+    def __init__(self, in_channels, out_channels, stride, binary, act_grad, standardise=False):
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(in_channels), nn.BatchNorm2d(out_channels)
+        self.act1, self.act2 = _sign(act_grad, standardise), _sign(act_grad, standardise)
+        self.conv1 = BinaryConv2d(in_channels, out_channels, 3, stride=stride, padding=1, **binary)
+        self.conv2 = BinaryConv2d(out_channels, out_channels, 3, padding=1, **binary)
+        self.shortcut = ShortcutA(in_channels, out_channels, stride)
+
+    def forward(self, x):
+        h = self.shortcut(x) + self.conv1(self.act1(self.bn1(x)))
+        return h + self.conv2(self.act2(self.bn2(h)))
+
+
 class ResNet20(BinaryNet):
     """Binary CIFAR ResNet-20 (3 stages x 3 blocks, 16/32/64 channels, option-A shortcuts), as in RBNN.
 
     Training only for now: the binary 3x3 convs zero-pad binary activations, and zero is not a bipolar
     value, so the compiler refuses them (the QONNX export itself works). ``real_ends`` makes the first
-    conv and the last FC real-valued, as in the RBNN reference; binary ends (the default) are what the
-    compiler would need.
+    conv and the last FC real-valued, as in RBNN's and Bulat et al.'s tables (the trainer's default for
+    the ResNets); binary ends are what the compiler would need. ``block`` is "plain", "bireal" or
+    "preact" (``PreActBinaryBlock``); ``standardise`` puts RBNN's per-sample standardisation before
+    each binary activation.
     """
 
     def __init__(self, in_channels, image_size, num_classes, input_bits, scaling, weight_grad, act_grad,
-                 bireal=False, real_ends=False, width_scale=1.0):
+                 block="plain", real_ends=False, width_scale=1.0, standardise=False):
         super().__init__()
         self.input_shape = (in_channels, image_size, image_size)
         binary = {"scaling": scaling, "weight_grad": weight_grad}
@@ -209,14 +257,22 @@ class ResNet20(BinaryNet):
         for stage, width in enumerate(widths):
             for b in range(3):
                 stride = 2 if stage > 0 and b == 0 else 1
-                blocks.append(BinaryBasicBlock(channels, width, stride, bireal, binary, act_grad))
+                if block == "preact":
+                    blocks.append(PreActBinaryBlock(channels, width, stride, binary, act_grad, standardise))
+                else:
+                    blocks.append(BinaryBasicBlock(channels, width, stride, block == "bireal", binary, act_grad,
+                                                   standardise))
                 channels = width
+        self.preact = block == "preact"
+        if self.preact:
+            self.final_bn = nn.BatchNorm2d(channels)
         self.blocks = nn.Sequential(*blocks)
         self.stages = [blocks[i : i + 3] for i in range(0, 9, 3)]  # plain list: not registered twice
         if real_ends:
             self.head = nn.Linear(channels, num_classes)
         else:
-            self.head = nn.Sequential(BinaryAct(act_grad), BinaryLinear(channels, num_classes, **binary), TensorNorm())
+            self.head = nn.Sequential(_sign(act_grad, standardise), BinaryLinear(channels, num_classes, **binary),
+                                      TensorNorm())
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight)
@@ -234,6 +290,8 @@ class ResNet20(BinaryNet):
     def forward(self, x):
         x = F.hardtanh(self.stem_bn(self.stem(self.input_quant(x))))
         x = self.blocks(x)
+        if self.preact:
+            x = F.hardtanh(self.final_bn(x))
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
@@ -248,11 +306,13 @@ def _defaults(name: str) -> tuple[int, int]:
 def build_model(name: str, method: str = "baseline", scaling: str = "none", weight_grad: str = "ste",
                 act_grad: str = "ste", input_bits: int = 8, in_channels: int | None = None, num_classes: int = 10,
                 image_size: int | None = None, method_options: dict | None = None, aux: bool = False,
-                width_scale: float = 1.0, real_ends: bool = False) -> nn.Module:
+                width_scale: float = 1.0, real_ends: bool = False, act_standardise: bool = False,
+                aux_stop_grad: str = "none") -> nn.Module:
     """A model of ``MODELS`` with the given re-parametrisation ``method`` applied to its binary layers.
 
     ``width_scale`` multiplies the channel/unit counts (1.0 = the published topology; tests use less).
-    ``real_ends`` (ResNet-20 only) makes the first conv and the last FC real-valued.
+    ``real_ends`` (ResNet-20 only) makes the first conv and the last FC real-valued; ``act_standardise``
+    (ResNet-20 only) adds RBNN's per-sample activation standardisation.
     """
     from fpgabnn.train.parametrize import METHODS, parametrize_model
     from fpgabnn.train.sign import GRAD_APPROXIMATIONS
@@ -267,8 +327,8 @@ def build_model(name: str, method: str = "baseline", scaling: str = "none", weig
     image_size = d_size if image_size is None else int(image_size)
     if in_channels < 1 or image_size < 1 or num_classes < 1 or not width_scale > 0:
         raise UserError(f"{name}: channels, image size, classes and width scale must be positive")
-    if real_ends and not name.startswith("resnet"):
-        raise UserError(f"real_ends applies to the ResNet models only, not {name!r}")
+    if (real_ends or act_standardise) and not name.startswith("resnet"):
+        raise UserError(f"real_ends and act_standardise apply to the ResNet models only, not {name!r}")
     common = dict(in_channels=in_channels, image_size=image_size, num_classes=num_classes, input_bits=input_bits,
                   scaling=scaling, weight_grad=weight_grad, act_grad=act_grad)
     if name in MLP_HIDDEN:
@@ -277,11 +337,13 @@ def build_model(name: str, method: str = "baseline", scaling: str = "none", weig
     elif name in ("cnv", "cnv28"):
         model = CNV(**common, first_padding=2 if name == "cnv28" else 0, width_scale=width_scale)
     else:
-        model = ResNet20(**common, bireal=name == "resnet20-bireal", real_ends=real_ends, width_scale=width_scale)
+        block = {"resnet20": "plain", "resnet20-bireal": "bireal", "resnet20-preact": "preact"}[name]
+        model = ResNet20(**common, block=block, real_ends=real_ends, width_scale=width_scale,
+                         standardise=act_standardise)
     if method != "baseline":
         parametrize_model(model, method, model.binary_layers(), groups=model.holistic_groups(),
                           **dict(method_options or {}))
     if aux:
-        aux_mod.attach_aux(model.binary_layers())
+        aux_mod.attach_aux(model.binary_layers(), aux_stop_grad)
     model.name = name
     return model

@@ -26,7 +26,7 @@ def _column(history: list, key: str) -> list:
 
 
 def plot_curves(history: list, title: str = "") -> bytes:
-    """Loss, accuracy, learning rate / sign schedule, and the weight effects of METHODS.md section 3."""
+    """Loss, accuracy, learning rate / sign schedule, and the weight effects of docs/methods.md section 3."""
     epochs = _column(history, "epoch")
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     ax = axes[0, 0]

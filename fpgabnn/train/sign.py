@@ -1,4 +1,4 @@
-"""The exact sign with a choice of backward approximations (METHODS.md sections 1, 3 and 4).
+"""The exact sign with a choice of backward approximations (docs/methods.md sections 1, 3 and 4).
 
 Forward is always ``binary_sign`` (sign(0) = +1, as Brevitas and qonnx BipolarQuant), so a trained model
 exports to exactly what it computed. Only the gradient differs, dL/dx = dL/dy * d(x) with

@@ -211,6 +211,10 @@ class Trainer:
             "image_size": info.size,
             "method_options": dict(c.method_options),
             "aux": c.aux,
+            "aux_stop_grad": c.aux_stop_grad,
+            "real_ends": bool(c.real_ends),
+            "act_standardise": c.act_standardise,
+            "width_scale": c.width_scale,
         }
 
     def dataset_config(self) -> dict:
@@ -361,7 +365,7 @@ class Trainer:
                     group["lr"] = lr
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
-                total = loss + _aux_loss(model, logits, y) if c.aux else loss
+                total = loss + c.aux_weight * _aux_loss(model, logits, y) if c.aux else loss
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
@@ -520,7 +524,7 @@ def _deterministic():
 
 
 def _aux_loss(model, logits, targets):
-    """The optional latent-weight branch's loss (METHODS.md section 5), if the model has one."""
+    """The optional latent-weight branch's loss (docs/methods.md section 5), if the model has one."""
     if not hasattr(model, "aux_loss"):
         return torch.zeros((), device=logits.device)
     return model.aux_loss(logits, targets)

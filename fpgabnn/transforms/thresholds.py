@@ -1,5 +1,5 @@
 """Exact thresholds: evaluate the source graph's float chain on every reachable integer and read off where
-the quantiser's output changes (METHODS.md section 6).
+the quantiser's output changes (docs/methods.md section 6).
 
 Instead of deriving tau from mu, sigma, gamma, beta and alpha analytically (and getting the rounding right for
 every case: negative or zero gamma, negative learned scales, float32 ties), the chain between the integer

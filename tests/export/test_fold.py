@@ -24,6 +24,7 @@ CASES += [
     ("cnv28", "tucker-rotation", "analytic"), ("cnv28", "baseline", "learned"),
     ("resnet20", "holistic-tucker", "none"), ("resnet20", "rotation", "learned"),
     ("resnet20-bireal", "tucker", "analytic"), ("resnet20-bireal", "svd", "learned"),
+    ("resnet20-preact", "rotation", "learned"), ("resnet20-preact", "holistic-tucker", "analytic"),
 ]
 assert {name for name, _, _ in CASES} == set(MODELS)
 

@@ -184,7 +184,7 @@ def rotation_of(layer):
 def test_rotation_forward_formula_and_stopgrad():
     layer = make_layer((8, 6, 3, 3))
     w = layer.weight.detach().clone()
-    parametrize_weight(layer, "rotation", seed=3)
+    parametrize_weight(layer, "rotation", seed=3, start="random")
     rot = rotation_of(layer)
     with torch.no_grad():
         rot.theta.copy_(torch.linspace(-4, 4, 8))
@@ -244,7 +244,7 @@ def test_alternating_steps_alone_are_monotone():
 
 def test_alpha_stays_in_unit_interval():
     layer = make_layer((8, 6, 3, 3))
-    parametrize_weight(layer, "rotation", seed=0, theta_init=1.0)
+    parametrize_weight(layer, "rotation", seed=0, theta_init=1.0, start="random")
     rot = rotation_of(layer)
     optimiser = torch.optim.SGD(layer.parameters(), lr=50.0)
     for _ in range(20):
@@ -258,13 +258,13 @@ def test_alpha_stays_in_unit_interval():
 
 def test_rotation_seed_reproducible_and_distinct_per_layer():
     a, b, c = (make_layer((8, 6, 3, 3)) for _ in range(3))
-    parametrize_weight(a, "rotation", seed=5)
-    parametrize_weight(b, "rotation", seed=5)
-    parametrize_weight(c, "rotation", seed=6)
+    parametrize_weight(a, "rotation", seed=5, start="random")
+    parametrize_weight(b, "rotation", seed=5, start="random")
+    parametrize_weight(c, "rotation", seed=6, start="random")
     assert torch.equal(rotation_of(a).R1, rotation_of(b).R1) and torch.equal(rotation_of(a).R2, rotation_of(b).R2)
     assert not torch.equal(rotation_of(a).R1, rotation_of(c).R1)
     net = nn.Sequential(make_layer((8, 6, 3, 3)), make_layer((8, 6, 3, 3)))
-    parametrize_model(net, "rotation", list(net), seed=5)
+    parametrize_model(net, "rotation", list(net), seed=5, start="random")
     assert torch.equal(rotation_of(net[0]).R1, rotation_of(a).R1)  # layer i gets seed + i
     assert torch.equal(rotation_of(net[1]).R1, rotation_of(c).R1)
 

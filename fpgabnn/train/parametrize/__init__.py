@@ -1,4 +1,4 @@
-"""Weight re-parametrisations of the binary layers (METHODS.md sections 2 and 3).
+"""Weight re-parametrisations of the binary layers (docs/methods.md sections 2 and 3).
 
 Each method registers a ``torch.nn.utils.parametrize`` parametrisation on ``module.weight``, so
 ``module.weight`` becomes the real-valued *latent* weight, rebuilt from the method's own tensors at every
@@ -16,12 +16,13 @@ Options (all optional): svd ``rank``, ``rank_ratio``; tucker ``ranks``, ``rank_r
 the union of tucker's and rotation's. Ranks default to full (svd.py, tucker.py say how they are bounded and
 what rank_ratio shrinks). Rotation ``seed`` seeds R1, R2 (``parametrize_model`` gives layer i seed + i);
 without it they come from torch's global generator, so a fixed ``torch.manual_seed`` reproduces them too.
-``theta_init`` defaults to pi/2 (the authors' code), ``cycles`` to 3.
+``theta_init`` defaults to "uniform" (U(0, pi/2) per output channel; a number sets it), ``start`` to
+"identity" ("random": Haar-random R1, R2 as in the paper), ``adjustable`` to true (false: RBNN's ablation
+without theta), ``cycles`` to 3 (rotation.py says why).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import torch
@@ -30,14 +31,14 @@ from torch.nn.utils import parametrize as P
 
 from fpgabnn.errors import UserError
 from fpgabnn.train.parametrize.holistic import HolisticTuckerGroup, HolisticTuckerWeight
-from fpgabnn.train.parametrize.rotation import CYCLES, RotationWeight
+from fpgabnn.train.parametrize.rotation import CYCLES, STARTS, THETA_INITS, RotationWeight
 from fpgabnn.train.parametrize.svd import SVDWeight, svd_rank
 from fpgabnn.train.parametrize.tucker import TuckerWeight, bound_ranks, tucker_ranks
 
 METHODS = ("baseline", "svd", "tucker", "holistic-tucker", "rotation", "tucker-rotation")
 
 _TUCKER = ("ranks", "rank_ratio")
-_ROTATION = ("seed", "cycles", "theta_init")
+_ROTATION = ("seed", "cycles", "theta_init", "start", "adjustable")
 OPTIONS = {
     "baseline": (),
     "svd": ("rank", "rank_ratio"),
@@ -72,8 +73,13 @@ def _check(method: str, options: dict) -> dict:
     if "cycles" in options and (isinstance(options["cycles"], bool) or not isinstance(options["cycles"], int)
                                 or options["cycles"] < 1):
         raise UserError(f"rotation cycles must be a positive integer, got {options['cycles']!r}")
-    if "theta_init" in options and not isinstance(options["theta_init"], (int, float)):
-        raise UserError(f"theta_init must be a number, got {options['theta_init']!r}")
+    theta = options.get("theta_init", "uniform")
+    if theta not in THETA_INITS and (isinstance(theta, bool) or not isinstance(theta, (int, float))):
+        raise UserError(f"theta_init must be 'uniform' or a number (radians), got {theta!r}")
+    if not isinstance(options.get("adjustable", True), bool):
+        raise UserError(f"rotation adjustable must be true or false, got {options['adjustable']!r}")
+    if options.get("start", "identity") not in STARTS:
+        raise UserError(f"rotation start must be one of {', '.join(STARTS)}, got {options['start']!r}")
     if "layer_rank" in options and (isinstance(options["layer_rank"], bool)
                                     or not isinstance(options["layer_rank"], int) or options["layer_rank"] < 1):
         raise UserError(f"layer_rank must be a positive integer, got {options['layer_rank']!r}")
@@ -93,7 +99,8 @@ def _register_rotation(module: nn.Module, options: dict) -> None:
     seed = options.get("seed")
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     rotation = RotationWeight(tuple(module.weight.shape), generator, options.get("cycles", CYCLES),
-                              options.get("theta_init", math.pi / 2))
+                              options.get("theta_init", "uniform"), options.get("start", "identity"),
+                              options.get("adjustable", True))
     P.register_parametrization(module, "weight", rotation.to(module.weight.device))
 
 

@@ -1,5 +1,5 @@
 """Holistic Tucker: one decomposition shared by a group of identically shaped layers
-(Bulat et al. 2019; METHODS.md section 2).
+(Bulat et al. 2019; docs/methods.md section 2).
 
 The group's weights are stacked into T in R^{N x Co x Ci x k x k} = G x0 U_L x1 U_o x2 U_i x3 U_h x4 U_w.
 Layer j's weight is W^(j) = (G x0 U_L[j, :]) x1 U_o x2 U_i x3 U_h x4 U_w: the core and the four mode factors

@@ -1,4 +1,4 @@
-"""RBNN bi-rotation of the weights (Lin et al., NeurIPS 2020; METHODS.md section 3; the authors' code,
+"""RBNN bi-rotation of the weights (Lin et al., NeurIPS 2020; docs/methods.md section 3; the authors' code,
 lmbxmu/RBNN cifar/modules/binarized_modules.py).
 
 Per layer, one pair of orthogonal matrices R1 [n1 x n1], R2 [n2 x n2] (n = Ci*k*k = n1*n2, n1 the largest
@@ -7,13 +7,23 @@ weight X_i = reshape(w_s[i], [n1, n2]) towards its own sign pattern. The latent 
 
     w' = w_s + |sin theta_i| * (stopgrad(R1^T X_i R2) - w_s),   w_s = (w - mean_i) / std_i per output channel
 
-theta per output channel (a parameter, pi/2 at start, so the layer starts fully rotated); R1, R2 are
-buffers updated only by ``alternating_update`` (the trainer calls it at each epoch's first mini-batch).
+theta per output channel (a parameter); R1, R2 are buffers updated only by ``alternating_update`` (the
+trainer calls it at each epoch's first mini-batch).
 The standardisation is part of the latent (as in the authors' code; std is the unbiased one): it is what
 sign() sees, and it is a positive per-channel scale and shift, so nothing of it survives export except the
-signs. Note the gradient reaching w is (1 - |sin theta|) times the incoming one: at theta = pi/2 exactly
-only theta itself learns (its gradient is cos(theta) ~ 0 too), so, as in the authors' setup, weight decay
-or a ``theta_init`` below pi/2 is what first moves theta.
+signs.
+
+Two starting points matter (docs/methods.md, "Rotation"):
+
+- ``theta_init``: the gradient reaching w is (1 - |sin theta|) times the incoming one, and in float32
+  sin(pi/2) is exactly 1, so theta = pi/2 (the authors' released default) gives w exactly zero gradient
+  and theta itself cos(pi/2) ~ 0: under SGD nothing moves. The default "uniform" draws theta per output
+  channel from U(0, pi/2) (the authors' code until May 2020); a number sets every channel to it.
+- ``adjustable`` (default True) is RBNN's "A": without it there is no theta and the latent is the rotated
+  weight R1^T X_i R2 itself, its gradient flowing back through the fixed rotation (the ablation's B+R).
+- ``start``: "identity" (default) starts R1 = R2 = I, so the first latent is the standardised weight
+  itself; "random" draws Haar-random orthogonal matrices as in the paper. With BNN-PYNQ's U(-1, 1)
+  weights a random rotation first moves the weights away from their signs (benchmarks/rotation_start.py).
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from torch import Tensor, nn
 from fpgabnn.train.sign import binary_sign
 
 CYCLES = 3  # alternating-optimisation cycles per update (the authors' code)
+STARTS = ("identity", "random")
+THETA_INITS = ("uniform",)  # or a number
 STD_EPS = 1e-12  # a constant output channel standardises to 0 instead of NaN
 
 
@@ -51,6 +63,16 @@ def standardise(w: Tensor) -> Tensor:
     # unbiased std from the centred values (as torch.std computes it, without a second mean pass)
     std = (centred.square().sum(dim=1, keepdim=True) / (n - 1)).sqrt() if n > 1 else torch.ones_like(centred[:, :1])
     return (centred / std.clamp_min(STD_EPS)).reshape(w.shape)
+
+
+def initial_theta(channels: int, theta_init: float | str = "uniform",
+                  generator: torch.Generator | None = None) -> Tensor:
+    """theta per output channel: U(0, pi/2) for "uniform", else the given number for every channel."""
+    if theta_init == "uniform":
+        return torch.rand(channels, generator=generator) * (math.pi / 2)
+    if isinstance(theta_init, bool) or not isinstance(theta_init, (int, float)):
+        raise ValueError(f"theta_init must be 'uniform' or a number, got {theta_init!r}")
+    return torch.full((channels,), float(theta_init))
 
 
 def objective(X: Tensor, R1: Tensor, R2: Tensor) -> float:
@@ -79,17 +101,29 @@ class RotationWeight(nn.Module):
     """Parametrisation w -> w' of the module docstring, for a weight [Co, ...] with n = prod(shape[1:])."""
 
     def __init__(self, shape: tuple[int, ...], generator: torch.Generator | None = None,
-                 cycles: int = CYCLES, theta_init: float = math.pi / 2):
+                 cycles: int = CYCLES, theta_init: float | str = "uniform", start: str = "identity",
+                 adjustable: bool = True):
         super().__init__()
+        if start not in STARTS:
+            raise ValueError(f"unknown rotation start {start!r}; choose one of {', '.join(STARTS)}")
         self.shape = tuple(shape)
         self.n1, self.n2 = factor_pair(math.prod(self.shape[1:]))
         self.cycles = cycles
-        self.register_buffer("R1", random_orthogonal(self.n1, generator).to(torch.get_default_dtype()))
-        self.register_buffer("R2", random_orthogonal(self.n2, generator).to(torch.get_default_dtype()))
-        self.theta = nn.Parameter(torch.full((self.shape[0],), float(theta_init)))
+        dtype = torch.get_default_dtype()
+        if start == "random":
+            R1, R2 = random_orthogonal(self.n1, generator), random_orthogonal(self.n2, generator)
+        else:
+            R1, R2 = torch.eye(self.n1), torch.eye(self.n2)
+        self.register_buffer("R1", R1.to(dtype))
+        self.register_buffer("R2", R2.to(dtype))
+        self.adjustable = bool(adjustable)
+        if self.adjustable:
+            self.theta = nn.Parameter(initial_theta(self.shape[0], theta_init, generator))
 
     def alpha(self) -> Tensor:
-        """|sin theta| per output channel, in [0, 1]: how far each channel is rotated."""
+        """|sin theta| per output channel, in [0, 1]: how far each channel is rotated (1 without A)."""
+        if not self.adjustable:
+            return torch.ones(self.shape[0], device=self.R1.device)
         return torch.sin(self.theta).abs()
 
     def blocks(self, w: Tensor) -> Tensor:
@@ -98,6 +132,9 @@ class RotationWeight(nn.Module):
 
     def forward(self, w: Tensor) -> Tensor:
         w_s = standardise(w)
+        if not self.adjustable:  # RBNN's ablation without "A": the rotated weight itself, gradient through R
+            R1, R2 = self.R1.to(w), self.R2.to(w)
+            return (R1.T @ w_s.reshape(-1, self.n1, self.n2) @ R2).reshape(w.shape)
         with torch.no_grad():
             rotated = (self.R1.T.to(w) @ w_s.reshape(-1, self.n1, self.n2) @ self.R2.to(w)).reshape(w.shape)
         alpha = self.alpha().to(w).reshape(-1, *([1] * (w.dim() - 1)))
@@ -120,4 +157,4 @@ class RotationWeight(nn.Module):
         return before, after
 
     def extra_repr(self) -> str:
-        return f"shape={list(self.shape)}, n1={self.n1}, n2={self.n2}, cycles={self.cycles}"
+        return f"shape={list(self.shape)}, n1={self.n1}, n2={self.n2}, cycles={self.cycles}, adjustable={self.adjustable}"

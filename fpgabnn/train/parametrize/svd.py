@@ -1,4 +1,4 @@
-"""Layer-wise SVD re-parametrisation (Bulat, Kossaifi, Tzimiropoulos, Pantic 2019; METHODS.md section 2).
+"""Layer-wise SVD re-parametrisation (Bulat, Kossaifi, Tzimiropoulos, Pantic 2019; docs/methods.md section 2).
 
     W = reshape(U diag(s) V^T, [Co, Ci, k, k]),   U in R^{Co x R}, s in R^R, V in R^{n x R}, n = Ci*k*k
 

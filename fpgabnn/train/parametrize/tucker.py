@@ -1,4 +1,4 @@
-"""Layer-wise Tucker re-parametrisation (Bulat et al. 2019; METHODS.md section 2).
+"""Layer-wise Tucker re-parametrisation (Bulat et al. 2019; docs/methods.md section 2).
 
     W = G x1 U_o x2 U_i x3 U_h x4 U_w          (a Linear weight: W = G x1 U_o x2 U_i)
 

@@ -1,0 +1,123 @@
+"""fpgabnn experiment: plan, skip finished runs, resume interrupted ones, accuracy.json shape, tuning on val."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fpgabnn.cli import main
+from fpgabnn.errors import UserError
+from fpgabnn.train import study as S
+
+TINY = {"max_train_samples": 100, "max_val_samples": 60, "batch_size": 50, "width_scale": 0.25}
+
+
+def _write(tmp_path, **extra):
+    doc = {"out": str(tmp_path / "runs"), "results": str(tmp_path / "res" / "accuracy"), "seeds": [0, 1], "epochs": 1,
+           "common": TINY, "methods": ["baseline", "rotation"], "cells": [{"model": "tfc", "dataset": "digits"}]}
+    doc.update(extra)
+    path = tmp_path / "study.json.yaml"
+    path.write_text(json.dumps(doc))  # JSON is YAML
+    return path
+
+
+def test_study_runs_skips_finished_and_writes_the_issue_shape(tmp_path, capsys):
+    path = _write(tmp_path)
+    assert main(["experiment", str(path), "--no-progress"]) == 0
+    doc = json.loads((tmp_path / "res" / "accuracy.json").read_text())
+    assert set(doc) == {"runs", "hardware"}
+    assert [r["method"] for r in doc["runs"]] == ["baseline", "rotation"]
+    for r in doc["runs"]:
+        assert {"model", "dataset", "method", "epochs", "seeds", "test_acc", "mean", "std", "train_minutes"} <= set(r)
+        assert r["seeds"] == [0, 1] and len(r["test_acc"]) == 2 and all(0 <= a <= 1 for a in r["test_acc"])
+        assert r["mean"] == pytest.approx(sum(r["test_acc"]) / 2)
+    md = (tmp_path / "res" / "accuracy.md").read_text()
+    assert "tfc on digits" in md and "+-" in md
+    assert (tmp_path / "res" / "accuracy_tfc_digits_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    # Finished runs are not redone: their checkpoints stay byte-identical and the plan says "done".
+    ckpt = tmp_path / "runs" / "tfc" / "digits" / "baseline" / "seed0" / "last.pt"
+    before = ckpt.stat().st_mtime_ns, ckpt.read_bytes()
+    assert all(state == "done" for _, state in S.plan(S.load_study(path)))
+    assert main(["experiment", str(path), "--no-progress"]) == 0
+    assert (ckpt.stat().st_mtime_ns, ckpt.read_bytes()) == before
+
+    # The hardware list written by another tool survives a rewrite of the results.
+    doc["hardware"] = [{"model": "tfc", "dataset": "digits", "method": "baseline", "images": 1, "torch_acc": 1.0,
+                        "hw_acc": 1.0, "sim": "c"}]
+    (tmp_path / "res" / "accuracy.json").write_text(json.dumps(doc))
+    S.write_results(S.load_study(path))
+    assert json.loads((tmp_path / "res" / "accuracy.json").read_text())["hardware"] == doc["hardware"]
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.trainer import Trainer
+
+    path = _write(tmp_path, epochs=2, seeds=[0], methods=["baseline"])
+    study = S.load_study(path)
+    (run, state), = S.plan(study)
+    assert state == "new"
+    # A run killed after its first epoch: last.pt of epoch 1, no test result.
+    Trainer(TrainConfig.from_dict(run.config_dict()), progress=False, plots=False, log=lambda m: None).fit(stop_after_epoch=1)
+    assert S.run_state(run) == "partial"
+    S.run_study(study, progress=False, log=lambda m: None)
+    summary = json.loads((run.out / "metrics.json").read_text())
+    assert [e["epoch"] for e in summary["epochs"]] == [1, 2] and summary["test"]
+
+    # Same result as an uninterrupted run (the trainer resumes bit for bit).
+    other = tmp_path / "straight"
+    Trainer(TrainConfig.from_dict({**run.config_dict(), "out": str(other)}), progress=False, plots=False,
+            log=lambda m: None).fit()
+    straight = json.loads((other / "metrics.json").read_text())
+    assert straight["test"]["test_acc"] == summary["test"]["test_acc"]
+
+
+def test_changed_options_are_an_error_not_a_silent_reuse(tmp_path):
+    path = _write(tmp_path, seeds=[0], methods=["baseline"])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    changed = _write(tmp_path, seeds=[0], methods=["baseline"], common={**TINY, "lr": 0.001})
+    with pytest.raises(UserError, match="other options"):
+        S.plan(S.load_study(changed))
+
+
+def test_tuning_uses_validation_and_records_the_choice(tmp_path):
+    cell = {"model": "tfc", "dataset": "digits", "tune": {"lr": [1e-4, 0.02]}}
+    path = _write(tmp_path, seeds=[0], methods=["baseline"], cells=[cell])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    tune_dirs = sorted(p.name for p in (tmp_path / "runs" / "tfc" / "digits" / "baseline").iterdir())
+    assert any(d.startswith("tune-lr=0.0001") for d in tune_dirs) and any(d.startswith("tune-lr=0.02") for d in tune_dirs)
+    runs = json.loads((tmp_path / "res" / "accuracy.json").read_text())["runs"]
+    vals = {}
+    for lr in (1e-4, 0.02):
+        d = next(p for p in (tmp_path / "runs" / "tfc" / "digits" / "baseline").iterdir() if p.name.startswith(f"tune-lr={lr}"))
+        vals[lr] = json.loads((d / "metrics.json").read_text())["epochs"][-1]["val_acc"]
+    assert runs[0]["chosen_on_validation"] == {"lr": max(vals, key=vals.get)}
+
+
+@pytest.mark.parametrize("doc, needle", [
+    ({"cells": []}, "no cells"),
+    ({"cells": [{"model": "tfc"}]}, "model and dataset"),
+    ({"methods": ["magic"]}, "unknown method"),
+    ({"common": {"lr": "fast"}}, "must be a number"),
+    ({"cells": [{"model": "vgg", "dataset": "digits"}]}, "unknown model"),
+    ({"colour": 1}, "unknown key"),
+])
+def test_bad_study_files_are_one_line_errors(tmp_path, capsys, doc, needle):
+    path = _write(tmp_path, **doc)
+    assert main(["experiment", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_committed_study_files_load():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    for name in ("accuracy_study.yaml", "accuracy_smoke.yaml"):
+        study = S.load_study(root / name)
+        assert study.cells and all(len(c.seeds) >= 2 for c in study.cells)
+    full = S.load_study(root / "accuracy_study.yaml")
+    assert all(len(c.seeds) >= 3 for c in full.cells)
