@@ -39,7 +39,8 @@ def port_resources(port_width: int, word_width: int, fifo_depth: int = DEFAULT_F
                fifo_resources(word_width, max(DEFAULT_FIFO_DEPTH, fifo_depth)))
 
 
-def _board(board):
+def resolve_board(board):
+    """A Board from a Board, a board name or None (the default PYNQ-Z2)."""
     if board is None or isinstance(board, str):
         from fpgabnn.deploy.boards import load_board
 
@@ -50,7 +51,7 @@ def _board(board):
 def cost_weights(board=None) -> dict:
     """Weights that turn a resource dict into one number, the fraction of the board it uses summed over
     resources (default: the XC7Z020 of the PYNQ boards)."""
-    budget = _board(board).resources
+    budget = resolve_board(board).resources
     return {r: 1.0 / budget[r] for r in RESOURCES if budget[r] > 0}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from fpgabnn.analysis.cost import RESOURCES, cost_weights, weighted_cost  # noqa: F401  (re-exported)
+from fpgabnn.analysis.cost import RESOURCES, cost_weights, resolve_board, weighted_cost  # noqa: F401  (re-exported)
 from fpgabnn.errors import UserError
 
 SOURCES = {
@@ -42,14 +42,6 @@ def _folding(inst) -> dict:
     return {a: inst.get_nodeattr(a) for a in ("pe", "simd", "parallel_window") if a in inst.get_nodeattr_types()}
 
 
-def _resolve_board(board):
-    if isinstance(board, str):
-        from fpgabnn.deploy.boards import load_board
-
-        return load_board(board)
-    return board
-
-
 def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None) -> dict:
     """Per-layer cycles and resources, the bottleneck, II, fps, latency and totals against ``board``
     (a Board or a board name); ``clock_mhz`` defaults to the board's clock."""
@@ -57,7 +49,7 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
     from fpgabnn.transforms.infrastructure import has_infrastructure, insert_infrastructure
     from fpgabnn.transforms.pipeline import split_dataflow
 
-    board = _resolve_board(board)
+    board = resolve_board(board)
     clock = float(clock_mhz or board.clock_mhz)
     if clock <= 0:
         raise UserError(f"clock {clock} MHz is not positive; pass a positive --clock-mhz")

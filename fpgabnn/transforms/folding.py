@@ -71,9 +71,9 @@ def _hw_nodes(model: ModelWrapper) -> list:
 
 
 def _board(board):
-    from fpgabnn.analysis.cost import _board as load
+    from fpgabnn.analysis.cost import resolve_board
 
-    return load(board)
+    return resolve_board(board)
 
 
 def _folding_attrs(inst) -> list[str]:
@@ -121,9 +121,10 @@ class SetFolding(Transformation):
     chain's total estimated cost is minimised: the layers' own estimates plus the glue the generator adds
     between them (FIFOs, and width converters where a producer's elements per word differ from its
     consumer's), each resource weighted by 1 / the board's budget (default: PYNQ-Z2). The minimum is exact
-    (dynamic programming along the chain), so a higher target never gives a cheaper design. Where an MVAU's
-    SIMD divides its SlidingWindow's channels the window uses the same SIMD (no converter), as FINN does;
-    that rule is dropped only when no folding within the budget satisfies it.
+    (dynamic programming along the chain). Two rules come first, each dropped only when no folding within the
+    budget satisfies it: the first layer's input words and the last layer's output words divide or are
+    multiples of the port width (the ports are then plain splits or gathers), and where an MVAU's SIMD divides
+    its SlidingWindow's channels the window uses the same SIMD (no converter), as FINN does.
 
     A layer that cannot meet the budget even fully unfolded limits the frame rate: with ``relax`` (FINN's
     two-pass relaxation) every layer is then folded for that reachable rate, since running faster than the
@@ -213,15 +214,36 @@ def fold_for_budget(model, budget: int, weights: dict, fixed: dict | None = None
                  for op, beats in ports.items() if beats > budget]
     effective = max([budget] + [r["min_cycles"] for r in limiting]) if relax else budget
     feasible = [[c for c in t if c.cycles <= max(effective, m)] for t, m in zip(table, fastest)]
-    found = _cheapest_chain(model, nodes, insts, feasible, weights, port_width, match_windows=True)
-    if found is None:  # a window cannot run at its consumer's SIMD within the budget: allow a converter
-        found = _cheapest_chain(model, nodes, insts, feasible, weights, port_width, match_windows=False)
+    # constraints dropped in turn when no folding within the budget satisfies them: first/last layer words that
+    # divide or are multiples of the port width (a plain split/gather at the ports), then windows producing their
+    # MVAU's SIMD directly (no converter)
+    aligned = _port_aligned(feasible, insts, port_width)
+    found = None
+    for table, match_windows in ((aligned, True), (aligned, False), (feasible, True), (feasible, False)):
+        if table is not None and found is None:
+            found = _cheapest_chain(model, nodes, insts, table, weights, port_width, match_windows=match_windows)
     plan, cost = found
     for inst, choice in zip(insts, plan):
         _set(inst, choice.option)
         inst.check_folding()
     ii = max([c.cycles for c in plan] + list(ports.values()))
     return {"limiting": limiting, "ii_cycles": ii, "cost": cost, "port_cycles": ports}
+
+
+def _aligned(width: int, port_width: int) -> bool:
+    return width % port_width == 0 or port_width % width == 0
+
+
+def _port_aligned(feasible, insts, port_width: int):
+    """``feasible`` with the first layer's input words and the last layer's output words restricted to widths
+    that divide or are multiples of ``port_width``; None when that leaves a layer without options."""
+    in_bits, out_bits = insts[0].in_dtype().bitwidth(), insts[-1].out_dtype().bitwidth()
+    table = [list(t) for t in feasible]
+    table[0] = [c for c in table[0] if _aligned(c.in_epw * in_bits, port_width)]
+    table[-1] = [c for c in table[-1] if _aligned(c.out_epw * out_bits, port_width)]
+    if len(insts) == 1:
+        table[0] = [c for c in table[0] if _aligned(c.out_epw * out_bits, port_width)]
+    return table if table[0] and table[-1] else None
 
 
 def _cheapest_chain(model, nodes, insts, feasible, weights, port_width: int, match_windows: bool):

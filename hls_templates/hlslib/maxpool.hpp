@@ -96,13 +96,20 @@ template <unsigned NUM_PIXELS, unsigned WINDOW, unsigned C, unsigned PE, typenam
 void window_max(hls::stream<ap_uint<PE * TE::width> >& in, hls::stream<ap_uint<PE * TE::width> >& out) {
     static_assert(C % PE == 0, "PE must divide C");
     const unsigned CF = C / PE;
-    ap_uint<PE * TE::width> partial[CF];
+    // running maxima of the current window, one word per channel fold, in a register chain shifted every word
+    // (run[0] is always the current fold's), so no memory is read and written in the same cycle
+    ap_uint<PE * TE::width> run[CF];
+#pragma HLS ARRAY_PARTITION variable=run complete
     unsigned k = 0, cf = 0;  // invariant: word i is channel fold cf of window pixel k
     for (unsigned i = 0; i < NUM_PIXELS * WINDOW * CF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
         const ap_uint<PE * TE::width> x = in.read();
-        const ap_uint<PE * TE::width> m = (k == 0) ? x : max_word<PE, TE>(partial[cf], x);
-        partial[cf] = m;
+        const ap_uint<PE * TE::width> m = (k == 0) ? x : max_word<PE, TE>(run[0], x);
+        for (unsigned j = 0; j + 1 < CF; j++) {
+#pragma HLS UNROLL
+            run[j] = run[j + 1];
+        }
+        run[CF - 1] = m;
         if (k == WINDOW - 1) out.write(m);
         if (++cf == CF) {
             cf = 0;

@@ -128,3 +128,21 @@ def test_host_threshold_table_is_the_thresholding(rng):
     t1 = np.array([[100.5]])
     table = {"thresholds": np.ceil(t1).astype(np.int64), "channels": 3, "out_base": 0, "out_kind": "bipolar"}
     np.testing.assert_array_equal(apply_table(x, table).reshape(x.shape), thresholding_reference(x, t1, 0, True))
+
+
+def test_topk_build_with_finns_tfc_folding_verifies(brevitas_qonnx, tmp_path, capsys):
+    """FINN's published TFC-W1A1 folding file, LabelSelect entry included, on a --topk 1 build: the indices
+    the accelerator returns are those of the source's scores (ties to the lower index)."""
+    from pathlib import Path
+
+    folding = Path(__file__).resolve().parents[1] / "data" / "finn_folding" / "tfc-w1a1_folding_config.json"
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path / "build"
+    assert main(["build", str(path), "--pixel-range", "unit", "--topk", "1", "--folding", str(folding),
+                 "--out", str(out), "--json"]) == 0
+    config = json.loads((out / "folding_config.json").read_text())
+    assert config["LabelSelect_0"] == {"PE": 1} and config["MVAU_0"]["SIMD"] == 49
+    capsys.readouterr()
+    assert main(["verify", str(out), "--samples", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bit_exact"] and result["lowered_graph_bit_exact"]
