@@ -132,6 +132,7 @@ def build(
         gflags.append(f"-G{k}=" + (f'"{v}"' if isinstance(v, str) else str(int(v))))
     vflags = VERILATOR_FLAGS + (["--trace-fst", "-CFLAGS", "-DTB_TRACE=1"] if trace else ["-CFLAGS", "-DTB_TRACE=0"])
     headers = sorted(p for d in include_dirs for p in Path(d).glob("*.h"))
+    quick = quick or os.environ.get("FPGABNN_QUICK_SIM") == "1"  # tests set it: short runs, faster builds
     make_flags = MAKE_FLAGS + (["OPT_FAST=-O0", "OPT_SLOW=-O0"] if quick else [])
     key = _tree_hash(
         [*sources, *testbench, *headers, *extra_inputs], [top, *gflags, *vflags, *make_flags, str(ver.version)]
