@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from fpgabnn import __version__
 from fpgabnn.core.fileio import atomic_output_dir
 from fpgabnn.core.names import safe_identifier
 from fpgabnn.errors import UserError
@@ -28,6 +29,7 @@ class BuildConfig:
     pixel_range: str
     top_name: str
     topk: int = 0
+    host_threshold: bool = False
     backend: str = "both"
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -45,6 +47,12 @@ def step_lower(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     model = lower_to_hw(model)
     if cfg.topk:
         model = model.transform(InsertLabelSelect(cfg.topk))
+    if cfg.host_threshold:
+        from fpgabnn.deploy.driver.host_threshold import TABLE_FILE, save_table
+        from fpgabnn.transforms.host_threshold import MoveInputThresholdToHost, host_threshold_table
+
+        model = model.transform(MoveInputThresholdToHost())
+        save_table(cfg.out_dir / TABLE_FILE, **host_threshold_table(model))
     return model
 
 
@@ -64,6 +72,15 @@ def step_insert_infrastructure(model: ModelWrapper, cfg: BuildConfig) -> ModelWr
     from fpgabnn.transforms.infrastructure import insert_infrastructure
 
     return insert_infrastructure(model, cfg.board.axi_port_width)
+
+
+def step_size_fifos(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """StreamFIFO depths from the layers' read/write schedules (both backends and the estimate read them)."""
+    from fpgabnn.transforms.fifo_sizing import SizeFIFOs, fifo_cost
+
+    model = model.transform(SizeFIFOs())
+    cfg.fifo_sizing = fifo_cost(model)
+    return model
 
 
 def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
@@ -100,19 +117,20 @@ BUILD_STEPS = (
     ("lower", step_lower),
     ("fold", step_fold),
     ("insert_infrastructure", step_insert_infrastructure),
-    # ("size_fifos", step_size_fifos),        <- branch rtl
+    ("size_fifos", step_size_fifos),
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
     ("generate_rtl", step_generate_rtl),
 )
 
 #: steps whose output model is checkpointed under intermediate_models/
-CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
+CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure", "size_fifos")
 
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, backend: str = "both") -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, host_threshold: bool = False,
+          backend: str = "both") -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -135,7 +153,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     source = prepare_source(load_qonnx(model_path), pixel_range)
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or (None if folding_file else 10_000.0),
-                          folding_file, pixel_range, top, topk, backend=backend)
+                          folding_file, pixel_range, top, topk, host_threshold, backend=backend)
         source.save(str(tmp / "model_source.onnx"))
         model = source
         for name, step in BUILD_STEPS:
@@ -147,9 +165,11 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         model.save(str(tmp / "model_hw.onnx"))
         report = dict(cfg.report)
         report["step_seconds"] = cfg.timings
+        report["fifo_sizing"] = getattr(cfg, "fifo_sizing", None)
         write_report(report, tmp, quiet=quiet)
         meta = {
             "fpgabnn_build": 1,
+            "fpgabnn_version": __version__,
             "source_model": str(model_path),
             "pixel_range": pixel_range,
             "board": board.name,
@@ -158,6 +178,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "folding_file": str(folding_file) if folding_file else None,
             "top_name": top,
             "topk": topk,
+            "host_threshold": bool(host_threshold),
+            "port_width": board.axi_port_width,
             "backend": backend,
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")

@@ -13,8 +13,9 @@ EPILOG = """examples:
   fpgabnn build cnv_1w1a_brevitas.onnx --pixel-range unit --out build/cnv   # Brevitas BNN-PYNQ model ([0,1] input)
 
 The output directory holds model_source.onnx (the tidied reference), model_hw.onnx (hardware layers; opens in
-Netron), folding_config.json (FINN's format), hls/ (sources, testbench, Vitis HLS TCL), report.json/report.txt
-and charts. It is written to a temporary directory and renamed only when everything succeeded.
+Netron; with the width converters, FIFOs and AXI-Stream ports as nodes), folding_config.json (FINN's format),
+hls/ (sources, testbench, Vitis HLS TCL), report.json/report.txt and charts, and with --host-threshold the
+host-side input table host_threshold.npz. It is written to a temporary directory and renamed only when everything succeeded.
 """
 
 DEFAULT_TARGET_FPS = 10_000.0
@@ -34,6 +35,9 @@ def add_arguments(p):
                    help="raw: the model takes 0..255 pixels (fpgabnn export); unit: it takes [0,1] (Brevitas BNN-PYNQ)")
     p.add_argument("--topk", type=int, default=0,
                    help="append a top-k label select in hardware (needs a ranking-preserving output tail); 0 = integer outputs")
+    p.add_argument("--host-threshold", action="store_true",
+                   help="run the input quantiser (the first Thresholding) on the host: the stream carries its output "
+                        "bits (TFC: 13 instead of 98 beats of 64 bits); the table is written to host_threshold.npz")
     p.add_argument("--top-name", default="bnn_top", help="name of the generated top-level function")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
@@ -53,6 +57,7 @@ def run(args) -> int:
         topk=args.topk,
         quiet=args.json,
         backend=args.backend,
+        host_threshold=args.host_threshold,
     )
     if args.json:
         print(json.dumps(report, indent=2))

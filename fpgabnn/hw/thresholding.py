@@ -12,23 +12,14 @@ import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.general.multithreshold import multithreshold
 
+from fpgabnn.deploy.driver.frames import from_raw
 from fpgabnn.errors import UserError
 from fpgabnn.hw.base import (
-    BIPOLAR, HWLayer, HWParams, divisors, dtype_range, fold_rows, initializer, lutram_luts, resources, signed_bits,
+    BIPOLAR, HWLayer, elem_kind, HWParams, divisors, dtype_range, fold_rows, initializer, lutram_luts, resources, signed_bits,
 )
 
 #: inputs of at most this many bits are thresholded through a lookup table instead of comparators
 LUT_MAX_INPUT_BITS = 8
-
-
-def raw_to_values(raw: np.ndarray, dt: DataType) -> np.ndarray:
-    """Raw element bits -> value domain (int64)."""
-    r = np.asarray(raw).astype(np.int64)
-    if dt == BIPOLAR:
-        return 2 * (r & 1) - 1
-    bits = dt.bitwidth()
-    r = r & ((1 << bits) - 1)
-    return np.where(r >= (1 << (bits - 1)), r - (1 << bits), r) if dt.signed() else r
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +134,7 @@ class Thresholding(HWLayer):
             thr_bits = signed_bits(lo, hi + 1)
         if thr is not None and arrays:
             if mode == "lut":
-                x = raw_to_values(np.arange(2**in_bits, dtype=np.uint64), in_dt).astype(np.float64)
+                x = from_raw(np.arange(2**in_bits, dtype=np.uint64), in_bits, elem_kind(in_dt)).astype(np.float64)
                 count = (x[None, :, None] >= thr[:, None, :]).sum(axis=-1)  # [rows_total, 2^bits]
                 # count is the output bit itself for bipolar outputs (bit 1 = +1)
                 table = fold_rows(((count + out_base) & ((1 << out_dt.bitwidth()) - 1)).astype(np.uint64), pe)

@@ -87,15 +87,16 @@ def load_interface(hls_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def compile_csim(hls_dir: Path) -> Path:
-    """Compile the generated testbench and top level of ``hls_dir``; returns the executable."""
+def compile_csim(hls_dir: Path, defines: tuple[str, ...] = ()) -> Path:
+    """Compile the generated testbench and top level of ``hls_dir``; returns the executable. ``defines``:
+    e.g. ``FPGABNN_EXACT_ROM`` (weight ROMs of exactly SIMD-bit ap_uint words, as synthesis builds them)."""
     hls_dir = Path(hls_dir)
     load_interface(hls_dir)
-    return compile_cpp([hls_dir / "tb.cpp", hls_dir / "top.cpp"], [hls_dir], hls_dir / "csim")
+    return compile_cpp([hls_dir / "tb.cpp", hls_dir / "top.cpp"], [hls_dir], hls_dir / "csim", defines=defines)
 
 
 def run_csim(hls_dir: Path, inputs: np.ndarray, batch: int | None = None, cut: tuple[int, int] | None = None,
-             return_stats: bool = False):
+             return_stats: bool = False, defines: tuple[str, ...] = ()):
     """Stream ``inputs`` [N, ...] (value domain, NHWC, the accelerator's input datatype) through the
     C-simulated accelerator as DMA bytes (TLAST after every ``batch`` frames, default all N); returns [N, ...]
     outputs in the value domain (bipolar as -1/+1), and the testbench's stats with ``return_stats``.
@@ -108,7 +109,7 @@ def run_csim(hls_dir: Path, inputs: np.ndarray, batch: int | None = None, cut: t
         raise UserError(f"inputs of shape {x.shape} are not N frames of shape {iface['in_shape']}; reshape them")
     check_range(x, iface["in_dtype"])
     n = x.shape[0]
-    binary = compile_csim(hls_dir)
+    binary = compile_csim(hls_dir, defines)
     port = iface["port_width"]
     with tempfile.TemporaryDirectory(prefix="csim_") as tmp:
         fin, fout, fstats = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stats.json"

@@ -63,9 +63,10 @@ def test_thresholding_refuses_bad_thresholds():
 
 
 # ---- SlidingWindow ----------------------------------------------------------------------------------
-def swg_case(rng, h, w, c, simd, k, s, pads=(0, 0, 0, 0), dtype="INT4", pad_value=0, frames=2, label=""):
+def swg_case(rng, h, w, c, simd, k, s, pads=(0, 0, 0, 0), dtype="INT4", pad_value=0, frames=2, label="",
+             parallel=False):
     attrs = dict(ifm_dim=[h, w], channels=c, kernel=list(k), stride=list(s), pads=list(pads),
-                 pad_value=pad_value, in_dtype=dtype, simd=simd)
+                 pad_value=pad_value, in_dtype=dtype, simd=simd, parallel_window=int(parallel))
     model = single_model("SlidingWindow", attrs, {}, [1, h, w, c], dtype)
     return layer_case(model, ints(rng, dtype, (frames, h, w, c)), label or f"swg_{h}x{w}x{c}_k{k}_s{s}_p{pads}")
 
@@ -104,6 +105,38 @@ def test_sliding_window_sampled(tmp_path_factory, csim_cache, shapes):
     """Hypothesis batches of window geometries (kernel, stride, padding on each side, folding)."""
     cases = [swg_case(np.random.default_rng(s.pop("seed")), **s) for s in shapes]
     check_cases(cases, tmp_path_factory.mktemp("swg"), csim_cache)
+
+
+def test_sliding_window_parallel(tmp_path, csim_cache):
+    """Parallel-window mode: one word per output pixel with its whole (kh, kw, c) window, the same elements
+    as the reference; CNV's 3-channel 8-bit first layer, padding, strides, asymmetric kernels, bipolar maps."""
+    rng = np.random.default_rng(31)
+    cases = [
+        swg_case(rng, 8, 8, 3, 3, (3, 3), (1, 1), dtype="INT8", parallel=True),
+        swg_case(rng, 6, 6, 4, 4, (3, 3), (1, 1), (1, 1, 1, 1), "INT8", pad_value=-3, parallel=True),
+        swg_case(rng, 7, 9, 2, 2, (3, 2), (2, 1), (2, 0, 1, 3), "INT4", pad_value=5, parallel=True),
+        swg_case(rng, 7, 7, 5, 5, (2, 2), (3, 3), dtype="BIPOLAR", parallel=True),
+        swg_case(rng, 4, 4, 1, 1, (4, 4), (1, 1), dtype="INT3", parallel=True),
+    ]
+    assert all(c.out_epw == c.ctx["kh"] * c.ctx["kw"] * c.ctx["c"] and c.ctx["parallel"] for c in cases)
+    check_cases(cases, tmp_path, csim_cache)
+
+
+@settings(max_examples=2, **SETTINGS)
+@given(st.lists(swg_shapes(), min_size=6, max_size=6))
+def test_sliding_window_parallel_sampled(tmp_path_factory, csim_cache, shapes):
+    cases = []
+    for s in shapes:
+        s["simd"] = s["c"]
+        cases.append(swg_case(np.random.default_rng(s.pop("seed")), parallel=True, **s))
+    check_cases(cases, tmp_path_factory.mktemp("swgp"), csim_cache)
+
+
+def test_parallel_window_needs_simd_equal_to_channels():
+    model = single_model("SlidingWindow", dict(ifm_dim=[4, 4], channels=4, kernel=[3, 3], in_dtype="INT4", simd=2,
+                                               parallel_window=1), {}, [1, 4, 4, 4], "INT4")
+    with pytest.raises(UserError, match="parallel_window=1 needs SIMD = channels = 4"):
+        getCustomOp(model.graph.node[0]).hw_params(model)
 
 
 def test_sliding_window_refuses_bipolar_padding():

@@ -295,22 +295,6 @@ def test_layers_missing_from_the_file_keep_up():
     assert folding_config(applied)["MVAU_0"]["PE"] == 16  # named layers keep their values
 
 
-def test_finn_published_cnv_folding(bnn_pynq_lowered):
-    """FINN's folding of CNV-W1A1 for the PYNQ-Z1 (finn-examples, build/bnn-pynq/folding_config) reaches
-    about the 3,039 fps FINN publishes: the cycle models agree."""
-    _, cnv = bnn_pynq_lowered("cnv_1w1a")
-    config = {"Defaults": {}, "Thresholding_Batch_0": {"PE": 1, "ram_style": "distributed"}}
-    finn = [(3, 16, 3), (32, 32, 32), (32, 16, 32), (32, 16, 32), (32, 4, 32), (32, 1, 32)]
-    for i, (swg, pe, simd) in enumerate(finn):
-        config[f"ConvolutionInputGenerator_{i}"] = {"SIMD": swg, "ram_style": "distributed"}
-        config[f"MatrixVectorActivation_{i}"] = {"PE": pe, "SIMD": simd, "ram_style": "auto"}
-    for i, (pe, simd) in enumerate([(1, 4), (1, 8), (5, 1)], start=6):
-        config[f"MatrixVectorActivation_{i}"] = {"PE": pe, "SIMD": simd, "ram_style": "auto"}
-    applied = apply_folding_config(cnv, config)
-    report = estimate_dataflow(applied, "pynq-z1", CLOCK)
-    assert report["fps"] == pytest.approx(3039, rel=0.02)
-
-
 @pytest.mark.parametrize("config, fragments", [
     ({"MVAU_0": {"PE": 5}}, ["MVAU_0", "PE=5", "MH=12", "1, 2, 3, 4, 6, 12"]),
     ({"MVAU_hls_0": {"SIMD": 7}}, ["MVAU_0", "MVAU_hls_0", "SIMD=7", "MW=36", "1, 2, 3, 4, 6, 9, 12, 18, 36"]),
