@@ -194,7 +194,8 @@ def markdown(data: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--targets", default="16000,14000,12000,10000", help="target fps, tried highest first")
+    ap.add_argument("--targets", default="16000,14000,12000,10000", help="target fps, tried highest first ('' for none)")
+    ap.add_argument("--out", default=str(RESULTS / "yosys_cnv"), help="results file stem (.json and .md are written)")
     ap.add_argument("--finn-folding", help="FINN's published folding JSON for CNV-W1A1")
     ap.add_argument("--samples", type=int, default=20, help="frames streamed through rtlsim per build")
     ap.add_argument("--jobs", type=int, default=2)
@@ -205,7 +206,7 @@ def main(argv=None):
     if not MODEL.is_file():
         sys.exit(f"{MODEL} is missing; run python benchmarks/finn_plus_models.py --only cnv_w1a1 first")
     runs = []
-    for target in [float(t) for t in args.targets.split(",")]:
+    for target in [float(t) for t in args.targets.split(",") if t.strip()]:
         row = evaluate(f"target_{int(target)}", ["--target-fps", target], args.samples, args.jobs, False)
         row["target_fps"] = target
         row["diagnosis"] = why_below(row, 10_000)
@@ -223,9 +224,10 @@ def main(argv=None):
     best = max(fitting, key=lambda r: r["rtlsim"]["fps"], default=None)
     data = {"board": "pynq-z2", "clock_mhz": 100.0, "shell_budget": SHELL_BUDGET, "published": PUBLISHED,
             "runs": runs, "best": best and {"label": best["label"], "fps": best["rtlsim"]["fps"], **best["yosys"]}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "yosys_cnv.json").write_text(json.dumps(data, indent=1) + "\n")
-    (RESULTS / "yosys_cnv.md").write_text(markdown(data))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(data))
     print(markdown(data))
 
 
