@@ -224,7 +224,7 @@ def main(argv=None):
         if row.get("fits_shell") and row.get("rtlsim") and not args.all:
             break
     if args.finn_folding:
-        row = evaluate("finn_folding", ["--folding", Path(args.finn_folding).resolve()], args.samples, args.jobs, True,
+        row = evaluate("finn_folding", ["--folding", str(Path(args.finn_folding).resolve())], args.samples, args.jobs, True,
                        args.reuse)
         if args.finn_plus_python:
             row["finn_plus"] = run_finn_plus(args.finn_plus_python, Path(args.finn_folding))
