@@ -341,6 +341,33 @@ def markdown(data) -> str:
              "out of context, random memory contents). Yosys counts run 10-30% above Vivado's (no cross-boundary "
              "optimisation, less LUT packing): read the Yosys columns as an upper estimate. err = (analytic - "
              "Yosys) / Yosys; negative = the model counts less than Yosys. BRAM36 = RAMB36 + RAMB18 / 2.", "",
+             "## Where the analytic models were wrong, and what was done", "",
+             "- **MVAU, XNOR** (the bulk of every CNV build): the FINN-R-style model counted ~2 LUT per lane plus a "
+             "LUT per 64 words per weight bit and over-estimated Yosys by 12-134% (mean 42%); FF were under-counted "
+             "(the distributed weight ROM's output register is a flip-flop per lane). Re-fitted (fpgabnn/hw/mvau.py): "
+             "2.6 LUT per lane (popcount with the XNOR folded in), 2.25 per PE x accumulator bit, and a LUT-ROM term "
+             "that is zero for <= 8 words (the ROM folds into the XNOR's LUT) and grows with log2(depth): mean error "
+             "9% over the grid, 1% on CNV's SIMD-288/576 layers.",
+             "- **MVAU, 8-bit input**: over-estimated by up to 47%; re-fitted to 1.92 LUT per lane-bit.",
+             "- **MVAU weight BRAM**: the model counts PE memories of SIMD-bit words (the HLS layout); the RTL keeps "
+             "one memory of PE x SIMD-bit words, so for narrow SIMD Yosys needs far fewer RAMB18 (PE=32, SIMD=8: 4 "
+             "BRAM36, the model 16). Left as is (the model is shared with HLS); the estimate over-counts BRAM there.",
+             "- **DWC**: the split side (wide to narrow) was modelled as a multiplexer; the RTL holds and shifts the "
+             "word (~2 LUT, 3 FF per input bit). Re-fitted (fpgabnn/hw/dwc.py): within ~10%.",
+             "- **FIFO, SRL implementation**: Yosys does not infer SRLC32E from the RTL's shifted array "
+             "(`mem[i] <= mem[i-1]` with a variable read index): it builds flip-flops and multiplexers, ~16-19 LUT and "
+             "~33 FF per bit at depth 32 instead of one SRL LUT per bit. Vivado infers SRLs from this code, so the "
+             "model (one LUT per bit per 32 words) was kept; a per-bit shift register (`sr <= {sr[D-2:0], d}`, "
+             "`q = sr[addr]`) maps to SRLC32E in Yosys too. Deep FIFOs (LUTRAM, BRAM) match.",
+             "- **Thresholding, table mode**: with random tables (the worst case) Yosys/ABC needs 5-10x the "
+             "model's LUT6-per-64-entries (it does not build the ideal LUT6+MUXF7/F8 tree, and the model ignores "
+             "ROWS); real tables are monotone steps and synthesise to a comparator (TFC's input layer: 2 LUT). "
+             "Compare mode is within ~40%. Not re-fitted.",
+             "- **Sliding window**: close in normal mode; the parallel-window mode is a shift register and costs "
+             "far fewer LUT (and more FF) than modelled (32x32x3 8-bit: 106 LUT vs 600). Not re-fitted.",
+             "- Yosys needs two workarounds the synthesis script applies: a ROM marked `rom_style`/`ram_style` "
+             "\"distributed\" (Vivado's LUT-ROM) has no Yosys mapping, so it is re-marked \"logic\"; a ROM filled "
+             "in an initial block from another `$readmemh`'d array is read with `-mem2reg`.", "",
              "## Summary per module", "",
              "| group | points | LUT mean abs err | LUT Yosys/analytic | FF mean abs err | FF Yosys/analytic | BRAM36 mean abs err |",
              "|---|---:|---:|---:|---:|---:|---:|"]

@@ -49,11 +49,14 @@ def _json(stdout: str):
     return json.loads(stdout[start:]) if start >= 0 else None
 
 
-def evaluate(label: str, build_args: list, samples: int, jobs: int, always_sim: bool) -> dict:
+def evaluate(label: str, build_args: list, samples: int, jobs: int, always_sim: bool, reuse: bool = False) -> dict:
     out = BUILDS / label
     row = {"label": label, "build_args": build_args}
-    rc, so, se, t = _fpgabnn("build", MODEL, "--pixel-range", "unit", "--board", "pynq-z2", "--out", out,
-                             "--json", *build_args)
+    if reuse and (out / "build.json").is_file():  # the build of an earlier run (its estimate is cached)
+        rc, so, se, t = 0, "", "", 0.0
+    else:
+        rc, so, se, t = _fpgabnn("build", MODEL, "--pixel-range", "unit", "--board", "pynq-z2", "--out", out,
+                                 "--json", *build_args)
     row["build_seconds"] = round(t, 1)
     if rc != 0:
         row["error"] = f"build failed (exit {rc}): {se.strip().splitlines()[-1] if se.strip() else ''}"
@@ -76,7 +79,10 @@ def evaluate(label: str, build_args: list, samples: int, jobs: int, always_sim: 
     row["layers"] = [{"name": r["name"], "op": r["op"], "yosys": r["yosys"], "analytic": r["analytic"],
                       "diff_pct": r["diff_pct"]} for r in est["layers"]]
     row["top_logic"] = est["top_logic"]["yosys"]
-    if row["fits_shell"] or always_sim:
+    saved = out / "rtlsim.json"
+    if reuse and saved.is_file():
+        row["rtlsim"] = json.loads(saved.read_text())
+    elif row["fits_shell"] or always_sim:
         rc, so, se, t = _fpgabnn("verify", out, "--sim", "rtl", "--samples", samples, "--json")
         row["rtlsim_seconds"] = round(t, 1)
         sim = _json(so) if so.strip() else None
@@ -85,6 +91,7 @@ def evaluate(label: str, build_args: list, samples: int, jobs: int, always_sim: 
         else:
             row["rtlsim"] = {k: sim.get(k) for k in ("bit_exact", "samples", "cycles_per_frame", "latency_cycles",
                                                       "fps", "clock_mhz", "fifo_max_occupancy")}
+            saved.write_text(json.dumps(row["rtlsim"], indent=1) + "\n")
     return row
 
 
@@ -194,10 +201,12 @@ def markdown(data: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--targets", default="16000,14000,12000,10000", help="target fps, tried highest first")
+    ap.add_argument("--targets", default="16000,14000,12000,10000", help="target fps, tried highest first ('' for none)")
+    ap.add_argument("--out", default=str(RESULTS / "yosys_cnv"), help="results file stem (.json and .md are written)")
     ap.add_argument("--finn-folding", help="FINN's published folding JSON for CNV-W1A1")
     ap.add_argument("--samples", type=int, default=20, help="frames streamed through rtlsim per build")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true", help="reuse build directories (and rtlsim.json) of an earlier run")
     ap.add_argument("--all", action="store_true", help="try every target, not only down to the first that fits")
     ap.add_argument("--finn-plus-python", help="python of the finn-plus venv (benchmarks/setup_finn_plus.sh), to run "
                                                "finn-plus's estimates for the FINN folding too")
@@ -205,8 +214,8 @@ def main(argv=None):
     if not MODEL.is_file():
         sys.exit(f"{MODEL} is missing; run python benchmarks/finn_plus_models.py --only cnv_w1a1 first")
     runs = []
-    for target in [float(t) for t in args.targets.split(",")]:
-        row = evaluate(f"target_{int(target)}", ["--target-fps", target], args.samples, args.jobs, False)
+    for target in [float(t) for t in args.targets.split(",") if t.strip()]:
+        row = evaluate(f"target_{int(target)}", ["--target-fps", target], args.samples, args.jobs, False, args.reuse)
         row["target_fps"] = target
         row["diagnosis"] = why_below(row, 10_000)
         runs.append(row)
@@ -215,7 +224,8 @@ def main(argv=None):
         if row.get("fits_shell") and row.get("rtlsim") and not args.all:
             break
     if args.finn_folding:
-        row = evaluate("finn_folding", ["--folding", Path(args.finn_folding).resolve()], args.samples, args.jobs, True)
+        row = evaluate("finn_folding", ["--folding", str(Path(args.finn_folding).resolve())], args.samples, args.jobs, True,
+                       args.reuse)
         if args.finn_plus_python:
             row["finn_plus"] = run_finn_plus(args.finn_plus_python, Path(args.finn_folding))
         runs.append(row)
@@ -223,9 +233,10 @@ def main(argv=None):
     best = max(fitting, key=lambda r: r["rtlsim"]["fps"], default=None)
     data = {"board": "pynq-z2", "clock_mhz": 100.0, "shell_budget": SHELL_BUDGET, "published": PUBLISHED,
             "runs": runs, "best": best and {"label": best["label"], "fps": best["rtlsim"]["fps"], **best["yosys"]}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "yosys_cnv.json").write_text(json.dumps(data, indent=1) + "\n")
-    (RESULTS / "yosys_cnv.md").write_text(markdown(data))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(data))
     print(markdown(data))
 
 

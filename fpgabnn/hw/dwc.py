@@ -24,12 +24,13 @@ def converter_steps(out_epw: int, in_epw: int) -> list[tuple[int, int]]:
 
 
 def dwc_resources(in_width: int, out_width: int) -> dict:
-    """Gather: one LUT per output bit (load enable) and the output register; split: an R:1 multiplexer per
-    output bit, one LUT6 per 4:1 (UG474, CLB multiplexers), and the input register."""
+    """Gather: one LUT per output bit (load enable), the output word and its skid register; split: about two
+    LUTs and three flip-flops per input bit (held word, shift and skid register). Re-fitted to Yosys
+    synth_xilinx of hls_templates/rtllib/fpgabnn_dwc.sv (Yosys synth_xilinx fit,
+    benchmarks/results/yosys_calibration.md: within ~10% over 8-1152 bit words)."""
     if out_width >= in_width:
-        return resources(10 + out_width, out_width + 8)
-    ratio = in_width // out_width
-    return resources(10 + out_width * math.ceil(ratio / 4), in_width + 8)
+        return resources(10 + out_width, 2 * out_width + 8)
+    return resources(2 * in_width, 3 * in_width)
 
 
 @dataclass(frozen=True, eq=False)

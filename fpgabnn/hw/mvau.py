@@ -79,7 +79,7 @@ class MVAUParams(HWParams):
 
     def resources(self):
         """LUT/FF re-fitted to Yosys synth_xilinx of hls_templates/rtllib/fpgabnn_mvau.sv (Yosys synth_xilinx fit,
-        benchmarks/results/yosys_calibration.md; least squares over PE x SIMD grids, mean error ~7% LUT XNOR,
+        benchmarks/results/yosys_calibration.md; least squares over PE x SIMD grids, mean error ~8% LUT XNOR,
         ~13% 8-bit, ~30% FF): a constant of control and ping-pong buffer, a cost per MAC lane (XNOR: popcount
         tree with the XNOR folded in; integer: a conditional add per input bit), per PE accumulator/threshold
         bits, and the LUT-ROM of distributed weights (a ROM of <= 8 words folds into the XNOR's LUT; each doubling
@@ -96,10 +96,10 @@ class MVAUParams(HWParams):
         else:
             rom = lanes * (math.ceil(depth / 64) if depth > 64 else max(0.0, (math.log2(max(depth, 1)) - 3) / 3))
         if self.xnor:
-            lut = 114 + 2.64 * lanes + 1.81 * pe * acc + 2.25 * rom
-            ff = 123 + 0.39 * lanes + 4.31 * pe * acc
+            lut = 90 + 2.6 * lanes + 2.25 * pe * acc + 2.1 * rom
+            ff = 128 + 0.415 * lanes + 4.22 * pe * acc
         else:
-            lut = 608 + 1.92 * lanes * self.in_bits + 4.3 * pe + 2.25 * rom
+            lut = 608 + 1.92 * lanes * self.in_bits + 4.3 * pe + 2.1 * rom
             ff = 360 + 0.39 * lanes + 27.3 * pe
         return resources(lut, ff, bram)
 
