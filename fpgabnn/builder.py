@@ -30,6 +30,7 @@ class BuildConfig:
     top_name: str
     topk: int = 0
     host_threshold: bool = False
+    backend: str = "both"
     finn: bool = False  # the input is finn-plus's dataflow graph (fpgabnn.finn.importer)
     timings: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -81,6 +82,15 @@ def step_insert_infrastructure(model: ModelWrapper, cfg: BuildConfig) -> ModelWr
     return insert_infrastructure(model, cfg.board.axi_port_width)
 
 
+def step_size_fifos(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """StreamFIFO depths from the layers' read/write schedules (both backends and the estimate read them)."""
+    from fpgabnn.transforms.fifo_sizing import SizeFIFOs, fifo_cost
+
+    model = model.transform(SizeFIFOs())
+    cfg.fifo_sizing = fifo_cost(model)
+    return model
+
+
 def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.analysis.estimates import check_fits, estimate_dataflow
 
@@ -92,7 +102,19 @@ def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
 def step_generate_hls(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.codegen.hls import generate_hls
 
+    if cfg.backend == "rtl":
+        return model
     generate_hls(model, cfg.out_dir / "hls", top_name=cfg.top_name, clock_ns=1000.0 / cfg.clock_mhz)
+    return model
+
+
+def step_generate_rtl(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """rtl/: the hand-written Verilog modules, the generated top, memory files and manifest.json."""
+    from fpgabnn.codegen.rtl import generate_rtl
+
+    if cfg.backend in ("rtl", "both"):
+        generate_rtl(model, cfg.out_dir / "rtl", top_name=cfg.top_name, clock_mhz=cfg.clock_mhz,
+                     port_width=cfg.board.axi_port_width)
     return model
 
 
@@ -103,19 +125,20 @@ BUILD_STEPS = (
     ("lower", step_lower),
     ("fold", step_fold),
     ("insert_infrastructure", step_insert_infrastructure),
-    # ("size_fifos", step_size_fifos),        <- branch rtl
+    ("size_fifos", step_size_fifos),
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
-    # ("generate_rtl", step_generate_rtl),    <- branch rtl
+    ("generate_rtl", step_generate_rtl),
 )
 
 #: steps whose output model is checkpointed under intermediate_models/
-CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
+CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure", "size_fifos")
 
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
           folding_file: Path | None = None, clock_mhz: float | None = None, pixel_range: str = "raw",
-          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, host_threshold: bool = False) -> dict:
+          top_name: str = "bnn_top", topk: int = 0, quiet: bool = False, host_threshold: bool = False,
+          backend: str = "both") -> dict:
     """Run every build step; returns the report dict (also written to out_dir/report.json)."""
     from fpgabnn.analysis.report import write_report
     from fpgabnn.deploy.boards import load_board
@@ -128,6 +151,8 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         raise UserError(f"clock {clock} MHz is not positive; pass --clock-mhz with a positive value")
     if target_fps is not None and target_fps <= 0:
         raise UserError(f"--target-fps {target_fps:g} is not positive; pass a positive frame rate")
+    if backend not in ("hls", "rtl", "both"):
+        raise UserError(f"backend '{backend}' is not one of hls, rtl, both")
     if folding_file is not None and not folding_file.is_file():
         raise UserError(f"folding file {folding_file} does not exist; pass a FINN-format folding JSON")
     if out_dir.exists() and not (out_dir / BUILD_MARKER).is_file():
@@ -147,7 +172,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
     default_fps = None if folding_file or finn else 10_000.0
     with atomic_output_dir(out_dir, overwrite=True) as tmp:
         cfg = BuildConfig(model_path, tmp, board, clock, target_fps or default_fps, folding_file, pixel_range, top,
-                          topk, host_threshold, finn=finn)
+                          topk, host_threshold, backend=backend, finn=finn)
         source.save(str(tmp / "model_source.onnx"))
         model = first
         for name, step in BUILD_STEPS:
@@ -159,6 +184,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         model.save(str(tmp / "model_hw.onnx"))
         report = dict(cfg.report)
         report["step_seconds"] = cfg.timings
+        report["fifo_sizing"] = getattr(cfg, "fifo_sizing", None)
         write_report(report, tmp, quiet=quiet)
         from fpgabnn import __version__
 
@@ -175,7 +201,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "topk": topk,
             "host_threshold": bool(host_threshold),
             "port_width": board.axi_port_width,
-            "backend": "hls",
+            "backend": backend,
             "source_kind": "finn-dataflow" if finn else "qonnx",
         }
         (tmp / BUILD_MARKER).write_text(json.dumps(meta, indent=2) + "\n")

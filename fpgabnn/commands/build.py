@@ -29,7 +29,8 @@ def add_arguments(p):
     fold.add_argument("--target-fps", type=float, help=f"frames per second to reach at the board clock (default {DEFAULT_TARGET_FPS:g})")
     fold.add_argument("--folding", help="folding config JSON (FINN format: {node: {PE, SIMD}})")
     p.add_argument("--clock-mhz", type=float, help="override the board's default clock")
-    p.add_argument("--backend", choices=["hls"], default="hls", help="code generator (hls: HLS C++ for Vitis HLS)")
+    p.add_argument("--backend", choices=["hls", "rtl", "both"], default="both",
+                   help="code generators: hls (HLS C++ for Vitis HLS), rtl (Verilog, simulated with Verilator), both (default)")
     p.add_argument("--pixel-range", choices=["raw", "unit"], default="raw",
                    help="raw: the model takes 0..255 pixels (fpgabnn export); unit: it takes [0,1] (Brevitas BNN-PYNQ)")
     p.add_argument("--topk", type=int, default=0,
@@ -55,6 +56,7 @@ def run(args) -> int:
         top_name=args.top_name,
         topk=args.topk,
         quiet=args.json,
+        backend=args.backend,
         host_threshold=args.host_threshold,
     )
     if args.json:

@@ -7,14 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-HELP = "check a build bit-exactly: simulation vs qonnx execution of the source model"
+HELP = "check a build bit-exactly: C or RTL simulation vs qonnx execution of the source model"
 EPILOG = """examples:
   fpgabnn verify build/tfc --samples 100
   fpgabnn verify build/cnv --samples 200 --json
   fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
+  fpgabnn verify build/tfc --sim rtl --samples 200 --stall --json   # Verilator, with random stalls
 
-exit codes: 0 all outputs identical, 1 any mismatch (listed), 2 bad input, 3 internal failure (a compile error
-or a simulator crash; one line says which).
+exit codes: 0 all outputs identical, 1 any mismatch (listed) or a deadlock of the RTL simulation, 2 bad input,
+3 internal failure (a compile error or a simulator crash; one line says which).
 """
 
 #: exit codes, one meaning each
@@ -29,19 +30,25 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--model", help="reference QONNX model (default: the model the build came from)")
     p.add_argument("--sim", choices=sorted(SIMULATORS), default="csim",
-                   help="simulator (csim: C simulation of the HLS sources with g++)")
+                   help="csim: C simulation of hls/ with g++ (default); rtl: cycle-accurate Verilator simulation of rtl/")
     p.add_argument("--batch", type=int, help="frames per DMA transfer: TLAST after every BATCH frames (default all)")
     p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
+    p.add_argument("--stall", action="store_true", help="rtl: random idle input cycles and output back-pressure")
+    p.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to rtl/sim/trace.fst")
 
 
 def run(args) -> int:
     from fpgabnn.errors import SimulationError
+    from fpgabnn.sim.rtlsim import Deadlock
     from fpgabnn.verify import verify_build
 
     try:
         result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
                               reference=Path(args.model) if args.model else None, quiet=args.json, sim=args.sim,
-                              batch=args.batch)
+                              batch=args.batch, stall=args.stall, trace=args.trace)
+    except Deadlock as err:
+        print(f"error: RTL simulation {err}", file=sys.stderr)
+        return EXIT_MISMATCH
     except SimulationError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"internal failure (not a mismatch): {first}", file=sys.stderr)
