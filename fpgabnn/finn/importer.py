@@ -207,7 +207,8 @@ def finn_reference(model: ModelWrapper) -> ModelWrapper:
         elif op == "LabelSelect":
             k = const(f"{node.name}__k", np.asarray([a["K"]], dtype=np.int64))
             inits[k] = np.asarray([a["K"]], dtype=np.int64)
-            nodes.append(helper.make_node("TopK", [x, k], [f"{y}__values", y]))
+            nodes.append(helper.make_node("TopK", [x, k], [f"{y}__values", f"{y}__indices"]))
+            nodes.append(helper.make_node("Cast", [f"{y}__indices"], [y], to=TensorProto.FLOAT))
         elif op in HOST_TAIL:
             rhs = model.get_initializer(node.input[1])
             if rhs is None:

@@ -3,8 +3,9 @@ negative-gamma BatchNorm channels), checked by finn-plus itself in its own envir
 
 - fpgabnn build -> export-finn -> finn-plus loads, code-generates (step_hw_codegen) and executes the graph in
   Python: the same integers as qonnx execution of the source model;
-- finn-plus's own steps (streamline .. specialise, fold) -> fpgabnn build -> C simulation: the same integers as
-  qonnx execution of FINN's graph, whose qonnx mirror in turn equals finn-plus's own execution of it.
+- finn-plus's own steps (streamline .. specialise, fold) -> fpgabnn build -> C simulation (and, for TFC, RTL
+  simulation): the same integers as qonnx execution of FINN's graph, whose qonnx mirror in turn equals
+  finn-plus's own execution of it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def test_finn_plus_graph_builds_and_csim_is_exact(name, bnn_pynq, finn_env, tmp_
     assert main(["verify", str(build), "--samples", str(samples), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bit_exact"] and result["csim_bit_exact"] and result["lowered_graph_bit_exact"]
+    if name == "tfc":  # and the RTL backend's Verilator simulation of the same graph
+        assert main(["verify", str(build), "--samples", str(samples), "--sim", "rtl", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["bit_exact"]
 
     # every compute layer is compared against a tensor of the reference (provenance resolves)
     source = ModelWrapper(str(build / "model_source.onnx"))

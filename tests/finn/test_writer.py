@@ -46,3 +46,19 @@ def test_lookup_table_becomes_the_same_thresholds(out_dtype, out_base, steps, sh
     theirs = multithreshold(inp, finn_t if finn_t.shape[0] == c else np.repeat(finn_t, c, axis=0))
     assert np.array_equal(ours, theirs)
     assert DataType[out_dtype].allowed(out_base + theirs.max())
+
+
+def test_a_layer_finn_cannot_express_is_refused_by_name():
+    """A zero-padded sliding window: FINN pads in a separate FMPadding layer, so the writer refuses it."""
+    from fpgabnn.errors import UserError
+    from fpgabnn.finn.export import to_finn
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4, 18])
+    node = helper.make_node("SlidingWindow", ["x"], ["y"], domain=DOMAIN, name="padded_window", ifm_dim=[4, 4],
+                            channels=2, kernel=[3, 3], stride=[1, 1], pads=[1, 1, 1, 1], in_dtype="INT4", simd=1)
+    model = ModelWrapper(helper.make_model(helper.make_graph([node], "g", [x], [y])))
+    model.set_tensor_datatype("x", DataType["INT4"])
+    with pytest.raises(UserError) as err:
+        to_finn(model)
+    assert "padded_window" in str(err.value) and "FMPadding" in str(err.value) and "\n" not in str(err.value)
