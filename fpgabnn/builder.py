@@ -75,6 +75,15 @@ def step_insert_infrastructure(model: ModelWrapper, cfg: BuildConfig) -> ModelWr
     return insert_infrastructure(model, cfg.board.axi_port_width)
 
 
+def step_size_fifos(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
+    """StreamFIFO depths from the layers' read/write schedules (both backends and the estimate read them)."""
+    from fpgabnn.transforms.fifo_sizing import SizeFIFOs, fifo_cost
+
+    model = model.transform(SizeFIFOs())
+    cfg.fifo_sizing = fifo_cost(model)
+    return model
+
+
 def step_estimate(model: ModelWrapper, cfg: BuildConfig) -> ModelWrapper:
     from fpgabnn.analysis.estimates import check_fits, estimate_dataflow
 
@@ -130,7 +139,7 @@ BUILD_STEPS = (
     ("lower", step_lower),
     ("fold", step_fold),
     ("insert_infrastructure", step_insert_infrastructure),
-    # ("size_fifos", step_size_fifos),        <- branch rtl
+    ("size_fifos", step_size_fifos),
     ("estimate", step_estimate),
     ("generate_hls", step_generate_hls),
     ("generate_rtl", step_generate_rtl),
@@ -139,7 +148,7 @@ BUILD_STEPS = (
 )
 
 #: steps whose output model is checkpointed under intermediate_models/
-CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure")
+CHECKPOINTED_STEPS = ("lower", "fold", "insert_infrastructure", "size_fifos")
 
 
 def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_fps: float | None = None,
@@ -186,6 +195,7 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
         model.save(str(tmp / "model_hw.onnx"))
         report = dict(cfg.report)
         report["step_seconds"] = cfg.timings
+        report["fifo_sizing"] = getattr(cfg, "fifo_sizing", None)
         write_report(report, tmp, quiet=quiet)
         from fpgabnn import __version__
 

@@ -55,8 +55,49 @@ def simulate_csim(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int
     return run_csim(hls_dir, hw_inputs, batch=batch, return_stats=True)
 
 
+def simulate_rtl(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int | None = None, stall: bool = False,
+                 trace: bool = False):
+    """Cycle-accurate Verilator simulation of build_dir/rtl; its stats add the measured cycles per frame,
+    first-frame latency, fps at the build clock and every FIFO's peak occupancy (stats["rtl"])."""
+    from fpgabnn.codegen.rtl import load_manifest
+    from fpgabnn.sim.rtlsim import run_rtlsim
+    from fpgabnn.sim.tools import find_verilator
+
+    rtl_dir = Path(build_dir) / "rtl"
+    if not rtl_dir.is_dir():
+        raise UserError(f"{build_dir} has no rtl/ (built with --backend {meta.get('backend', 'hls')}); "
+                        "rebuild with --backend rtl or both")
+    manifest = load_manifest(rtl_dir)
+    find_verilator()
+    trace_path = rtl_dir / "sim" / "trace.fst" if trace else None
+    out, st = run_rtlsim(rtl_dir, hw_inputs, batch=batch, stall_seed=1 if stall else None, trace=trace_path)
+    clock = float(manifest.get("clock_mhz") or meta["clock_mhz"])
+    cpf = float(st["cycles_per_frame"]) if len(hw_inputs) >= 2 else None
+    report = Path(build_dir) / "report.json"
+    estimate = json.loads(report.read_text()).get("ii_cycles") if report.is_file() else None
+    st["rtl"] = {
+        "stall": stall,
+        "cycles_per_frame": cpf,
+        "latency_cycles": st["latency_cycles"],
+        "fps": clock * 1e6 / cpf if cpf else None,
+        "clock_mhz": clock,
+        "in_port_width": manifest["port_width"],
+        "out_port_width": manifest["port_width"],
+        "estimated_cycles_per_frame": estimate,
+        "cycles_vs_estimate": round(cpf / estimate, 4) if cpf and estimate else None,
+        "sim_build_seconds": st["sim_build_seconds"],
+        "sim_run_seconds": st["sim_seconds"],
+        "fifo_max_occupancy": st["fifo_max_occupancy"],
+        "fifo_depths": {f["name"]: f["depth"] for f in manifest["fifos"]},
+        "tlast_error": st["tlast_error"],
+        "trace": str(trace_path) if trace_path else None,
+    }
+    st["port_width"], st["in_beats"], st["out_beats"] = manifest["port_width"], manifest["in_beats"], manifest["out_beats"]
+    return out, st
+
+
 #: simulator name -> function (see the module docstring); `--sim` chooses one
-SIMULATORS = {"csim": simulate_csim}
+SIMULATORS = {"csim": simulate_csim, "rtl": simulate_rtl}
 
 
 def expected_tlast_frames(n: int, batch: int | None) -> list[int]:
@@ -85,7 +126,8 @@ def _host_inputs(build_dir: Path, ref: dict) -> tuple[np.ndarray, list]:
 
 
 def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: Path | None = None,
-                 quiet: bool = False, sim: str = "csim", batch: int | None = None) -> dict:
+                 quiet: bool = False, sim: str = "csim", batch: int | None = None, stall: bool = False,
+                 trace: bool = False) -> dict:
     from fpgabnn.sim.reference import compare_with_source, random_pixels
     from fpgabnn.transforms.pipeline import prepare_source
     from fpgabnn.transforms.tidy import load_qonnx
@@ -112,7 +154,8 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
         mismatches += host_mismatches
     t_ref = time.perf_counter() - start
     start = time.perf_counter()
-    sim_out, stats = SIMULATORS[sim](build_dir, meta, hw_inputs, batch)
+    options = {"stall": stall, "trace": trace} if sim == "rtl" else {}
+    sim_out, stats = SIMULATORS[sim](build_dir, meta, hw_inputs, batch, **options)
     t_sim = time.perf_counter() - start
     expected = ref["expected_outputs"]
     sim_out = np.asarray(sim_out).reshape(expected.shape)
@@ -146,12 +189,17 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
         "reference_seconds": round(t_ref, 3),
         "build_dir": str(build_dir),
     }
+    result.update(stats.get("rtl", {}))
     result["csim_bit_exact"] = result["sim_bit_exact"] if sim == "csim" else None
     result["csim_seconds"] = result["sim_seconds"] if sim == "csim" else None
     if not quiet:
         status = "BIT-EXACT" if result["bit_exact"] else "MISMATCH"
         print(f"{status}: {samples} samples, {sim} vs qonnx execution of the source "
               f"({result['mismatch_count']} mismatches; {sim} {t_sim:.2f} s, reference {t_ref:.2f} s)")
+        if result.get("cycles_per_frame"):
+            print(f"  RTL: {result['cycles_per_frame']:g} cycles/frame ({result['fps']:,.0f} fps at "
+                  f"{result['clock_mhz']:g} MHz; estimate {result['estimated_cycles_per_frame']}), latency "
+                  f"{result['latency_cycles']} cycles, simulator build {result['sim_build_seconds']:.1f} s")
         for m in mismatches[:10]:
             if m.get("reason"):
                 print(f"  {m['layer']}: {m['reason']}")
@@ -159,80 +207,3 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
                 print(f"  sample {m['sample']}: {m['layer']} differs in {m['elements']} elements")
     return result
 
-
-def verify_rtl(build_dir: Path, samples: int = 100, seed: int = 0, stall: bool = False, trace: bool = False,
-               reference: Path | None = None, quiet: bool = False) -> dict:
-    """RTL simulation (Verilator) of the build's rtl/ against qonnx execution of the source: bit-exactness, and
-    the measured steady-state cycles per frame, first-frame latency, fps at the build clock and FIFO peaks.
-    Raises UserError (bad input), fpgabnn.sim.rtlsim.Deadlock, fpgabnn.sim.rtlsim.RtlSimError (internal)."""
-    from fpgabnn.codegen.rtl import load_manifest
-    from fpgabnn.sim.reference import compare_with_source, random_pixels
-    from fpgabnn.sim.rtlsim import run_rtlsim
-    from fpgabnn.sim.tools import find_verilator
-    from fpgabnn.transforms.pipeline import prepare_source
-    from fpgabnn.transforms.tidy import load_qonnx
-
-    if samples <= 0:
-        raise UserError(f"--samples {samples} is not positive; pass at least 1")
-    meta, source, lowered = load_build(build_dir)
-    rtl_dir = build_dir / "rtl"
-    if not rtl_dir.is_dir():
-        raise UserError(f"{build_dir} has no rtl/ (built with --backend {meta.get('backend', 'hls')}); "
-                        "rebuild with --backend rtl or both")
-    manifest = load_manifest(rtl_dir)
-    find_verilator()
-    if reference is not None:
-        source = prepare_source(load_qonnx(reference), meta["pixel_range"])
-    images = random_pixels(source.get_tensor_shape(source.graph.input[0].name), samples, seed)
-    start = time.perf_counter()
-    ref = compare_with_source(source, lowered, images)
-    t_ref = time.perf_counter() - start
-    trace_path = rtl_dir / "sim" / "trace.fst" if trace else None
-    out, stats = run_rtlsim(rtl_dir, ref["hw_inputs"], stall_seed=1 if stall else None, trace=trace_path)
-    expected = ref["expected_outputs"]
-    out = np.asarray(out).reshape(expected.shape)
-    mismatches = list(ref["mismatches"])
-    for i in np.flatnonzero(np.any(out != expected, axis=1)):
-        mismatches.append({"sample": int(i), "layer": "RTL simulation output",
-                           "elements": int(np.sum(out[i] != expected[i])),
-                           "expected": expected[i].tolist(), "got": out[i].tolist()})
-    if stats["tlast_mismatches"] or stats["tlast_error"]:
-        mismatches.append({"sample": -1, "layer": "TLAST", "elements": int(stats["tlast_mismatches"]),
-                           "tlast_error": int(stats["tlast_error"])})
-    clock = float(manifest.get("clock_mhz") or meta["clock_mhz"])
-    cpf = float(stats["cycles_per_frame"])
-    report_path = build_dir / "report.json"
-    estimate = json.loads(report_path.read_text()).get("ii_cycles") if report_path.is_file() else None
-    result = {
-        "bit_exact": not mismatches,
-        "samples": samples,
-        "mismatches": mismatches[:50],
-        "mismatch_count": len(mismatches),
-        "sim": "rtl",
-        "stall": stall,
-        "cycles_per_frame": cpf if samples >= 2 else None,
-        "latency_cycles": stats["latency_cycles"],
-        "fps": clock * 1e6 / cpf if cpf > 0 else None,
-        "clock_mhz": clock,
-        "in_port_width": manifest["port_width"],
-        "out_port_width": manifest["port_width"],
-        "estimated_cycles_per_frame": estimate,
-        "cycles_vs_estimate": round(cpf / estimate, 4) if estimate and cpf > 0 else None,
-        "sim_build_seconds": stats["sim_build_seconds"],
-        "sim_seconds": stats["sim_seconds"],
-        "reference_seconds": round(t_ref, 3),
-        "fifo_max_occupancy": stats["fifo_max_occupancy"],
-        "fifo_depths": {f["name"]: f["depth"] for f in manifest["fifos"]},
-        "frame_end_cycles": stats["frame_end_cycles"][:1000],
-        "trace": str(trace_path) if trace_path else None,
-        "build_dir": str(build_dir),
-    }
-    if not quiet:
-        status = "BIT-EXACT" if result["bit_exact"] else "MISMATCH"
-        fps = f"{result['fps']:,.0f} fps" if result["fps"] else "one frame"
-        print(f"{status}: {samples} samples, RTL simulation vs qonnx execution of the source "
-              f"({result['mismatch_count']} mismatches); {cpf:g} cycles/frame ({fps} at {clock:g} MHz), latency "
-              f"{stats['latency_cycles']} cycles; build {stats['sim_build_seconds']:.1f} s, run {stats['sim_seconds']:.2f} s")
-        for m in mismatches[:10]:
-            print(f"  sample {m['sample']}: {m['layer']} differs in {m['elements']} elements")
-    return result

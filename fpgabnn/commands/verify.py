@@ -12,11 +12,11 @@ EPILOG = """examples:
   fpgabnn verify build/tfc --samples 100
   fpgabnn verify build/cnv --samples 200 --json
   fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
-  fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
   fpgabnn verify build/tfc --sim rtl --samples 200 --stall --json   # Verilator, with random stalls
+  fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
 
-exit codes: 0 all outputs identical, 1 any mismatch (listed) or an RTL deadlock, 2 bad input, 3 internal failure
-(a compile error or a simulator crash; one line says which).
+exit codes: 0 all outputs identical, 1 any mismatch (listed) or a deadlock of the RTL simulation, 2 bad input,
+3 internal failure (a compile error or a simulator crash; one line says which).
 """
 
 #: exit codes, one meaning each
@@ -30,46 +30,38 @@ def add_arguments(p):
     p.add_argument("--samples", type=int, default=100, help="number of random inputs over the model's input range (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--model", help="reference QONNX model (default: the model the build came from)")
-    p.add_argument("--sim", choices=sorted(SIMULATORS) + ["rtl"], default="csim",
+    p.add_argument("--sim", choices=sorted(SIMULATORS), default="csim",
                    help="csim: C simulation of hls/ with g++ (default); rtl: cycle-accurate Verilator simulation of rtl/")
     p.add_argument("--batch", type=int, help="frames per DMA transfer: TLAST after every BATCH frames (default all)")
+    p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--stall", action="store_true", help="rtl: random idle input cycles and output back-pressure")
     p.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to rtl/sim/trace.fst")
-    p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML (one test case per comparison)")
 
 
 def run(args) -> int:
-    from fpgabnn.errors import SimulationError, UserError
+    from fpgabnn.errors import SimulationError
+    from fpgabnn.sim.rtlsim import Deadlock
     from fpgabnn.verify import verify_build
 
     if args.junit:  # refuse an unwritable report path before the (long) simulation
         from fpgabnn.core.fileio import check_writable_target
 
         check_writable_target(Path(args.junit))
-    reference = Path(args.model) if args.model else None
     try:
-        if args.sim == "rtl":
-            from fpgabnn.sim.rtlsim import Deadlock, RtlSimError
-            from fpgabnn.verify import verify_rtl
-
-            try:
-                result = verify_rtl(Path(args.build_dir), samples=args.samples, seed=args.seed, stall=args.stall,
-                                    trace=args.trace, reference=reference, quiet=args.json)
-            except Deadlock as err:
-                print(f"error: RTL simulation {err}", file=sys.stderr)
-                return EXIT_MISMATCH
-            except RtlSimError as err:
-                print(f"error: internal failure: {err}".replace("\n", " ")[:2000], file=sys.stderr)
-                return EXIT_INTERNAL
-        else:
-            result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed, reference=reference,
-                                  quiet=args.json, sim=args.sim, batch=args.batch)
+        result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
+                              reference=Path(args.model) if args.model else None, quiet=args.json, sim=args.sim,
+                              batch=args.batch, stall=args.stall, trace=args.trace)
+    except Deadlock as err:
+        print(f"error: RTL simulation {err}", file=sys.stderr)
+        return EXIT_MISMATCH
     except SimulationError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"internal failure (not a mismatch): {first}", file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as err:  # a bug, not a verdict: one line, never read as a mismatch
+        from fpgabnn.errors import UserError
+
         if isinstance(err, UserError) or os.environ.get("FPGABNN_DEBUG"):
             raise
         print(f"internal failure (not a mismatch): {type(err).__name__}: {err}; "

@@ -22,14 +22,14 @@ from fpgabnn.codegen.hls import TEMPLATE_ROOT
 from fpgabnn.codegen.rtl import load_manifest
 from fpgabnn.core.fileio import atomic_write_bytes
 from fpgabnn.deploy.driver import frames
-from fpgabnn.errors import UserError
+from fpgabnn.errors import SimulationError, UserError
 from fpgabnn.sim import tools
 from fpgabnn.sim.packing import check_range
 
 TESTBENCH = TEMPLATE_ROOT / "rtl" / "tb.cpp"
 
 
-class RtlSimError(RuntimeError):
+class RtlSimError(SimulationError):
     """The simulator could not be built or crashed (an internal failure, never a mismatch)."""
 
 
@@ -59,7 +59,7 @@ def tb_config(manifest: dict) -> str:
     ])
 
 
-def compile_rtlsim(rtl_dir: Path, trace: bool = False) -> tuple[Path, dict, float]:
+def compile_rtlsim(rtl_dir: Path, trace: bool = False, quick: bool = False) -> tuple[Path, dict, float]:
     """Build (or reuse) the simulator of ``rtl_dir``; returns (binary, manifest, build seconds)."""
     import time
 
@@ -77,21 +77,22 @@ def compile_rtlsim(rtl_dir: Path, trace: bool = False) -> tuple[Path, dict, floa
     start = time.perf_counter()
     try:
         binary = tools.build(sources, manifest["top"], [TESTBENCH], [cfg_dir], sim_dir, trace=trace,
-                             extra_inputs=[rtl_dir / m for m in manifest["memory_files"]])
+                             extra_inputs=[rtl_dir / m for m in manifest["memory_files"]], quick=quick)
     except tools.SimBuildError as err:
         raise RtlSimError(str(err)) from None
     return binary, manifest, time.perf_counter() - start
 
 
 def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stall_seed: int | None = None,
-               trace: Path | None = None, timeout_cycles: int | None = None) -> tuple[np.ndarray, dict]:
+               trace: Path | None = None, timeout_cycles: int | None = None, quick: bool = False,
+               valid_prob: float | None = None, ready_prob: float | None = None) -> tuple[np.ndarray, dict]:
     """Stream ``inputs`` [N, ...] (value domain, NHWC) through the simulated accelerator; returns the outputs
     [N, ...] (value domain) and the testbench's stats (plus ``sim_build_seconds`` and ``sim_seconds``).
     Raises Deadlock when the design stops, RtlSimError when the simulator fails."""
     import time
 
     rtl_dir = Path(rtl_dir).resolve()
-    binary, m, build_s = compile_rtlsim(rtl_dir, trace=trace is not None)
+    binary, m, build_s = compile_rtlsim(rtl_dir, trace=trace is not None, quick=quick)
     x = np.asarray(inputs)
     if x.ndim == 0 or x.size != x.shape[0] * m["in_elems"]:
         raise UserError(f"inputs of shape {x.shape} are not N frames of shape {m['in_shape']}; reshape them")
@@ -103,11 +104,17 @@ def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stal
     with tempfile.TemporaryDirectory(prefix="rtlsim_") as tmp:
         fin, fout, fstats = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stats.json"
         atomic_write_bytes(fin, frames.pack_values(x.reshape(n, -1), m["in_bits"], m["in_kind"], port).tobytes())
-        cmd = [str(binary), str(fin), str(fout), str(n), "--stats", str(fstats), "--timeout", str(timeout)]
+        ftl = Path(tmp) / "tlast.bin"
+        cmd = [str(binary), str(fin), str(fout), str(n), "--stats", str(fstats), "--timeout", str(timeout),
+               "--tlast-out", str(ftl)]
         if batch is not None:
             cmd += ["--batch", str(int(batch))]
         if stall_seed is not None:
             cmd += ["--stall", str(int(stall_seed))]
+        if valid_prob is not None:
+            cmd += ["--valid-prob", str(valid_prob)]
+        if ready_prob is not None:
+            cmd += ["--ready-prob", str(ready_prob)]
         if trace is not None:
             cmd += ["--trace", str(Path(trace).resolve())]
         start = time.perf_counter()
@@ -125,6 +132,9 @@ def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stal
         raw = np.fromfile(fout, dtype=np.uint8)
         y = frames.unpack_values(raw, m["out_bits"], m["out_kind"], port, m["out_elems"])
         stats = json.loads(fstats.read_text())
+        tl = np.fromfile(ftl, dtype=np.uint8).reshape(n, m["out_beats"])
+        stats["tlast_frames"] = [int(f) for f in np.flatnonzero(tl[:, -1])]
+        stats["tlast_misplaced"] = int(tl[:, :-1].sum())
     stats["sim_build_seconds"] = round(build_s, 3)
     stats["sim_seconds"] = round(sim_s, 3)
     return y.reshape([n] + list(m["out_shape"][1:])), stats

