@@ -12,8 +12,8 @@ EPILOG = """examples:
   fpgabnn verify build/tfc --samples 100
   fpgabnn verify build/cnv --samples 200 --json
   fpgabnn verify build/tfc --model tfc.onnx      # compare against another reference model
-  fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
   fpgabnn verify build/tfc --sim rtl --samples 200 --stall --json   # Verilator, with random stalls
+  fpgabnn verify build/tfc --junit verify.xml     # JUnit XML for CI test reports
 
 exit codes: 0 all outputs identical, 1 any mismatch (listed) or a deadlock of the RTL simulation, 2 bad input,
 3 internal failure (a compile error or a simulator crash; one line says which).
@@ -33,9 +33,9 @@ def add_arguments(p):
     p.add_argument("--sim", choices=sorted(SIMULATORS), default="csim",
                    help="csim: C simulation of hls/ with g++ (default); rtl: cycle-accurate Verilator simulation of rtl/")
     p.add_argument("--batch", type=int, help="frames per DMA transfer: TLAST after every BATCH frames (default all)")
+    p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--stall", action="store_true", help="rtl: random idle input cycles and output back-pressure")
     p.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to rtl/sim/trace.fst")
-    p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML (one test case per comparison)")
 
 
@@ -61,6 +61,8 @@ def run(args) -> int:
         print(f"internal failure (not a mismatch): {first}", file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as err:  # a bug, not a verdict: one line, never read as a mismatch
+        from fpgabnn.errors import UserError
+
         if isinstance(err, UserError) or os.environ.get("FPGABNN_DEBUG"):
             raise
         print(f"internal failure (not a mismatch): {type(err).__name__}: {err}; "

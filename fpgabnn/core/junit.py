@@ -22,7 +22,7 @@ def _check_of(layer: str, sim: str) -> str:
 
 def _checks(result: dict) -> dict:
     """{check: mismatches} for the comparisons this result made (lowered graph, and C or RTL simulation)."""
-    sim = "rtlsim" if result.get("sim") == "rtl" else "csim"
+    sim = "rtlsim" if "rtl" in (result.get("sim"), result.get("simulator")) else "csim"
     found = {"lowered_graph": [], sim: []}
     for m in result.get("mismatches", []):
         found.setdefault(_check_of(str(m.get("layer")), sim), []).append(m)
