@@ -83,6 +83,8 @@ class TrainConfig:
     act_standardise: bool = option(False, "RBNN's per-sample activation standardisation before each sign "
                                    "(ResNets only: it cannot stream, so such a model is never compiled)")
     width_scale: float = option(1.0, "multiply channel/unit counts (1 = the published topology)")
+    factor_lr_scale: bool = option(False, "Adam: scale each SVD/Tucker factor's lr by its initial RMS over the "
+                                   "latent weight's, so factors move at a plain weight's relative rate")
     method_options: dict = option(help="option of the parametrisation, repeatable (e.g. rank_ratio=0.5)",
                                   default_factory=dict)
     data_dir: str | None = option(

@@ -503,7 +503,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
     lines = ["# Accuracy study", "",
              f"Written by `fpgabnn experiment {Path(source).name}` (fpgabnn/train/study.py) from the runs it finished.",
              "Test accuracy of the last epoch's weights on the data set's own test set, mean +- sample std over seeds;",
-             "choices (where any) were made on the validation split. Minutes: training time per run on this CPU.",
+             "choices (where any) were made on the validation split. Minutes: summed epoch times per run, as measured",
+             "on the machine that ran it (on a shared CPU they vary several-fold with its load: compare step times",
+             "with benchmarks/train_step_time.py, not here).",
              "Verdict: whether the mean beats the baseline's mean by more than the larger of the two stds.", "",
              "Note: in the FC and CNV models (and the post-activation ResNets) every binary layer feeds a BatchNorm,",
              "which cancels a per-channel weight scale: xnor and learned-scale can only differ from the baseline",
@@ -568,29 +570,28 @@ def plot_results(rows: list, results: Path) -> list[str]:
         ax.set(xlabel="binary layer", ylabel="fraction of signs flipped since step 0", title=f"flip rate per layer, {model} on {dataset} (seed {sub[0]['seeds'][0]})")
         ax.legend(fontsize=7, ncol=2)
         names.append(_save(fig, _png, results.parent / f"{stem}_flips.png"))
-        scaled = []
+        panels = {"alpha": "learned weight scale alpha", "theta": "rotation angle theta (rad); |sin theta| rotates"}
+        found = {kind: [] for kind in panels}
         for r in sub:
             rep = next((p for p in r["_reports"] if p), None)
-            values = []
-            for la in (rep or {}).get("layers", []):
-                for s in la["scales"]:
-                    if s["name"] == "alpha":
-                        h = s["histogram"]
-                        values.append(h)
-            if values:
-                scaled.append((r["method"], values))
-        if scaled:
-            fig, ax = plt.subplots(figsize=(8, 5))
-            for method, hists in scaled:
-                centres, counts = [], []
-                for h in hists:
-                    e = h["edges"]
-                    centres += [(a + b) / 2 for a, b in zip(e, e[1:])]
-                    counts += h["counts"]
-                ax.hist(centres, weights=counts, bins=40, histtype="step", label=method)
-            ax.set(xlabel="learned weight scale alpha", ylabel="channels",
-                   title=f"scale distribution, {model} on {dataset}")
-            ax.legend(fontsize=7)
+            for kind in panels:
+                hists = [s["histogram"] for la in (rep or {}).get("layers", []) for s in la["scales"] if s["name"] == kind]
+                if hists:
+                    found[kind].append((r["method"], hists))
+        kinds = [k for k in panels if found[k]]
+        if kinds:
+            fig, axes = plt.subplots(1, len(kinds), figsize=(7 * len(kinds), 5), squeeze=False)
+            for ax, kind in zip(axes[0], kinds):
+                for method, hists in found[kind]:
+                    centres, counts = [], []
+                    for h in hists:
+                        e = h["edges"]
+                        centres += [(a + b) / 2 for a, b in zip(e, e[1:])]
+                        counts += h["counts"]
+                    ax.hist(centres, weights=counts, bins=40, histtype="step", label=method)
+                ax.set(xlabel=panels[kind], ylabel="output channels (all binary layers)",
+                       title=f"{kind} after training, {model} on {dataset}")
+                ax.legend(fontsize=7)
             names.append(_save(fig, _png, results.parent / f"{stem}_scales.png"))
     return names
 

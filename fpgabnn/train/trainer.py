@@ -256,6 +256,8 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if c.optimizer == "sgd":
             return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        if c.factor_lr_scale:
+            return torch.optim.Adam(_factor_groups(model, params), lr=c.lr, weight_decay=c.weight_decay)
         return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
 
     # ---- the run -------------------------------------------------------------------------------
@@ -362,7 +364,7 @@ class Trainer:
                     rotation_time = time.perf_counter() - r0
                 lr = schedule(global_step)
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 total = loss + c.aux_weight * _aux_loss(model, logits, y) if c.aux else loss
@@ -521,6 +523,31 @@ def _deterministic():
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+@torch.no_grad()
+def _factor_groups(model, params) -> list[dict]:
+    """Adam moves every entry by about lr per step whatever its size: SVD/Tucker factors (entries ~ 1/sqrt(n))
+    would be rewritten within a few steps at a plain weight's lr. Each factor gets lr * rms(factor) / rms(latent),
+    the relative rate of a plain weight."""
+    from torch.nn.utils import parametrize as P
+
+    from fpgabnn.train.parametrize import SVDWeight, TuckerWeight
+
+    scaled: dict[int, float] = {}
+    for layer in model.binary_layers():
+        if not P.is_parametrized(layer, "weight"):
+            continue
+        chain = layer.parametrizations.weight
+        if not isinstance(chain[0], (SVDWeight, TuckerWeight)):
+            continue
+        ref = float(layer.weight.detach().square().mean().sqrt()) or 1.0
+        originals = [chain.original] if chain.is_tensor else [getattr(chain, f"original{i}") for i in range(chain.ntensors)]
+        for t in originals:
+            scaled[id(t)] = float(t.detach().square().mean().sqrt()) / ref
+    groups = [{"params": [p for p in params if id(p) not in scaled], "lr_scale": 1.0}]
+    groups += [{"params": [p], "lr_scale": scaled[id(p)]} for p in params if id(p) in scaled]
+    return groups
 
 
 def _aux_loss(model, logits, targets):

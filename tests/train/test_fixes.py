@@ -162,3 +162,19 @@ def test_cli_options_are_derived_from_the_dataclass():
     assert values["aux_stop_grad"] == "real"
     for f in dataclasses.fields(TrainConfig):
         assert f.metadata.get("help"), f"{f.name} has no help text"
+
+
+def test_factor_lr_scale_gives_svd_factors_a_relative_rate(tmp_path):
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.models import build_model
+    from fpgabnn.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    model = build_model("tfc", method="svd", width_scale=0.25)
+    trainer = Trainer(TrainConfig(model="tfc", dataset="digits", epochs=1, out=str(tmp_path / "r"), method="svd",
+                                  factor_lr_scale=True))
+    groups = trainer._optimizer(model).param_groups
+    scales = sorted(g["lr_scale"] for g in groups[1:])
+    assert len(groups) == 1 + 3 * len(model.binary_layers())  # U, s, V of every layer
+    assert scales[0] < 0.5 < 1.5 < scales[-1]  # U, V entries are small, singular values large
+    assert groups[0]["lr_scale"] == 1.0 and groups[0]["params"]  # BatchNorm etc. unchanged
