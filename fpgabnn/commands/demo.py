@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "run the whole flow on a small default: train (MNIST, TFC, rotation), export, build, verify"
+HELP = "run the whole flow on a small default: train (MNIST, TFC, rotation), export, build, verify in C and RTL simulation"
 EPILOG = """examples:
   fpgabnn demo --out runs/demo
   fpgabnn demo --out runs/demo --epochs 3 --max-train-samples 20000
@@ -14,6 +14,7 @@ Runs, in order:
   fpgabnn export OUT/train/last.pt -o OUT/tfc.onnx
   fpgabnn build OUT/tfc.onnx --board pynq-z2 --target-fps 100000 --out OUT/build
   fpgabnn verify OUT/build --samples 100
+  fpgabnn verify OUT/build --sim rtl --samples 100
 """
 
 
@@ -37,6 +38,7 @@ def run(args) -> int:
         ("build", ["build", str(out / "tfc.onnx"), "--board", args.board, "--target-fps", "100000",
                    "--out", str(out / "build")]),
         ("verify", ["verify", str(out / "build"), "--samples", str(args.samples)]),
+        ("verify", ["verify", str(out / "build"), "--sim", "rtl", "--samples", str(args.samples)]),
     ]
     for name, argv in stages:
         print(f"== fpgabnn {' '.join(argv)}", flush=True)

@@ -129,6 +129,9 @@ def run_rtlsim(rtl_dir: Path, inputs: np.ndarray, batch: int | None = None, stal
             raise Deadlock(line)
         if res.returncode != 0:
             raise RtlSimError(f"RTL simulation failed (exit {res.returncode}): {(res.stderr or res.stdout).strip()[-1500:]}")
+        missing = [ln for ln in (res.stderr + res.stdout).splitlines() if "$readmem" in ln and "not found" in ln]
+        if missing:  # Verilator only warns, and the design then computes with zero weights: never a result
+            raise RtlSimError(f"RTL simulation could not read a memory file ({missing[0].strip()}); rebuild rtl/")
         raw = np.fromfile(fout, dtype=np.uint8)
         y = frames.unpack_values(raw, m["out_bits"], m["out_kind"], port, m["out_elems"])
         stats = json.loads(fstats.read_text())

@@ -75,3 +75,23 @@ def test_trace_writes_an_fst(tfc_rtl_build, tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     fst = b / "rtl" / "sim" / "trace.fst"
     assert res["trace"] == str(fst) and fst.stat().st_size > 1000
+
+
+def test_simulator_run_outside_rtl_fails_instead_of_computing_with_empty_memories(tfc_rtl_build, tmp_path, capsys):
+    """Verilator only warns when a $readmemh file is missing; the design would then compute with zero weights."""
+    import numpy as np
+
+    from fpgabnn.deploy.driver import frames
+    from fpgabnn.deploy.driver.transport import SimTransport
+
+    b = _copy(tfc_rtl_build, tmp_path)
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2", "--json"]) == 0
+    capsys.readouterr()
+    binary = next(p for p in (b / "rtl" / "sim").rglob("sim_*") if p.is_file() and p.stat().st_mode & 0o111)
+    io = json.loads((b / "rtl" / "manifest.json").read_text())
+    x = np.zeros((2, frames.bytes_per_frame(io["in_elems"], io["in_bits"], io["port_width"])), dtype=np.uint8)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(RuntimeError, match="memory file"):
+        SimTransport(binary, io, cwd=elsewhere).transfer(x)
+    assert SimTransport(binary, io, cwd=b / "rtl").transfer(x).shape[0] == 2

@@ -36,6 +36,10 @@ class SimTransport:
             if res.returncode != 0:
                 raise RuntimeError(f"simulator {self.binary.name} failed (exit {res.returncode}): "
                                    f"{(res.stderr or res.stdout).strip()[-2000:]}")
+            missing = [ln for ln in (res.stderr + res.stdout).splitlines() if "$readmem" in ln and "not found" in ln]
+            if missing:  # the simulator only warns and then computes with empty memories
+                raise RuntimeError(f"simulator {self.binary.name} could not read a memory file ({missing[0].strip()}); "
+                                   "run it in the build's rtl/ directory")
             out = np.fromfile(fout, dtype=np.uint8)
             self.last_stats = json.loads(fstats.read_text()) if fstats.is_file() else {}
         want = n * frames.bytes_per_frame(io["out_elems"], io["out_bits"], io["port_width"])
