@@ -27,8 +27,7 @@ def run_shard(args) -> list[dict]:
     import numpy as np
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
-    from qonnx.custom_op.registry import getCustomOp
-
+    
     from fpgabnn.codegen.rtl import generate_rtl
     from fpgabnn.errors import UserError
     from fpgabnn.sim.reference import compare_with_source
@@ -36,7 +35,7 @@ def run_shard(args) -> list[dict]:
     from fpgabnn.transforms.fifo_sizing import SizeFIFOs
     from fpgabnn.transforms.infrastructure import insert_infrastructure
     from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source, split_dataflow
-    from lowering_builders import build_network, random_images
+    from lowering_builders import build_network, fold_randomly, random_images
     from test_lower_random_graphs import network_specs
 
     results: list[dict] = []
@@ -59,12 +58,7 @@ def run_shard(args) -> list[dict]:
                 rec.update(outcome="refused", reason=str(err)[:200])
                 return
             rng = np.random.default_rng(folding_seed)
-            for node in split_dataflow(lowered).hw:
-                layer = getCustomOp(node)
-                options = layer.folding_options()
-                for attr, value in options[rng.integers(len(options))].items():
-                    layer.set_nodeattr(attr, int(value))
-                layer.check_folding()
+            fold_randomly(lowered, rng)
             hw = insert_infrastructure(lowered, port).transform(SizeFIFOs())
             rtl = work / f"n{len(results)}" / "rtl"
             manifest = generate_rtl(hw, rtl, top_name="rand_top", clock_mhz=100.0, port_width=port)

@@ -355,3 +355,15 @@ def build_network(spec: dict) -> ModelWrapper:
         b.mul(rng.choice([-1.5, 0.5, 1.0, 2.0, 0.0], size=spec["classes"]).astype(np.float32))
         b.add(rng.normal(0, 1, size=spec["classes"]).astype(np.float32))
     return b.model()
+
+
+def fold_randomly(lowered: ModelWrapper, rng: np.random.Generator) -> None:
+    """Give every hardware layer of ``lowered`` (in place) a random legal folding drawn from ``rng``."""
+    from fpgabnn.transforms.pipeline import split_dataflow
+
+    for node in split_dataflow(lowered).hw:
+        layer = getCustomOp(node)
+        options = layer.folding_options()
+        for attr, value in options[rng.integers(len(options))].items():
+            layer.set_nodeattr(attr, int(value))
+        layer.check_folding()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qonnx.custom_op.registry import getCustomOp
 
 from fpgabnn.errors import UserError
 from fpgabnn.sim.reference import compare_with_source
-from lowering_builders import build_network, random_images
+from lowering_builders import build_network, fold_randomly, random_images
 from test_lower_random_graphs import network_specs
 
 CSIM = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -23,7 +22,7 @@ CSIM = settings(max_examples=8, deadline=None, suppress_health_check=[HealthChec
 def test_random_networks_csim_bit_exact(spec, folding_seed, tmp_path_factory):
     from fpgabnn.codegen.hls import generate_hls
     from fpgabnn.sim.csim import run_csim
-    from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source, split_dataflow
+    from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source
 
     source = prepare_source(build_network(spec), pixel_range="raw")
     try:
@@ -32,12 +31,7 @@ def test_random_networks_csim_bit_exact(spec, folding_seed, tmp_path_factory):
         assert "\n" not in str(err) and "node '" in str(err)
         return
     rng = np.random.default_rng(folding_seed)
-    for node in split_dataflow(lowered).hw:
-        layer = getCustomOp(node)
-        options = layer.folding_options()
-        for attr, value in options[rng.integers(len(options))].items():
-            layer.set_nodeattr(attr, int(value))
-        layer.check_folding()
+    fold_randomly(lowered, rng)
     out = tmp_path_factory.mktemp("csim") / "hls"
     generate_hls(lowered, out, top_name="rand_top", clock_ns=10.0)
     images = random_images(source.get_tensor_shape(source.graph.input[0].name), 6, seed=folding_seed % 1000)

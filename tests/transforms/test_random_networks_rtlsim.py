@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from qonnx.custom_op.registry import getCustomOp
 
 from fpgabnn.errors import UserError
 from fpgabnn.sim.reference import compare_with_source
-from lowering_builders import build_network, random_images
+from lowering_builders import build_network, fold_randomly, random_images
 from test_lower_random_graphs import network_specs
 
 RTLSIM = settings(max_examples=30, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
@@ -29,7 +28,7 @@ def test_random_networks_rtlsim_bit_exact_with_stalls(spec, folding_seed, port, 
     from fpgabnn.sim.rtlsim import run_rtlsim
     from fpgabnn.transforms.fifo_sizing import SizeFIFOs
     from fpgabnn.transforms.infrastructure import insert_infrastructure
-    from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source, split_dataflow
+    from fpgabnn.transforms.pipeline import lower_to_hw, prepare_source
 
     source = prepare_source(build_network(spec), pixel_range="raw")
     try:
@@ -38,12 +37,7 @@ def test_random_networks_rtlsim_bit_exact_with_stalls(spec, folding_seed, port, 
         assert "\n" not in str(err) and "node '" in str(err)
         return
     rng = np.random.default_rng(folding_seed)
-    for node in split_dataflow(lowered).hw:
-        layer = getCustomOp(node)
-        options = layer.folding_options()
-        for attr, value in options[rng.integers(len(options))].items():
-            layer.set_nodeattr(attr, int(value))
-        layer.check_folding()
+    fold_randomly(lowered, rng)
     hw = insert_infrastructure(lowered, port).transform(SizeFIFOs())
     rtl = tmp_path_factory.mktemp("rtlsim") / "rtl"
     manifest = generate_rtl(hw, rtl, top_name="rand_top", clock_mhz=100.0, port_width=port)
