@@ -155,7 +155,10 @@ def main() -> int:
     lines.append("")
     lines.append("Published FINN (BNN-PYNQ): CNV-W1A1 3,039 fps, 26,072 LUT, 124 BRAM36 on PYNQ-Z1/Z2 at 100 MHz; "
                  "TFC-W1A1 958,413 fps on Pynq-Z1. Wall times include Python start-up and imports; fpgabnn's also "
-                 "include writing the HLS sources. Estimates cover the accelerator only (no PYNQ shell).")
+                 "include writing the HLS and RTL sources (the default `--backend both`). Estimates cover the "
+                 "accelerator only (no PYNQ shell). C simulation streams the DMA byte stream through the C++ "
+                 f"kernels. {os.cpu_count()} CPUs, 1-minute load average {result['machine']['loadavg_at_end']:.1f} "
+                 "at the end of the run (the tools ran interleaved, so both saw the same load).")
     (RESULTS / "compiler_vs_finn_plus.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
