@@ -23,11 +23,14 @@ sys.path.insert(0, str(HERE.parent / "tests" / "transforms"))  # the tests' netw
 
 
 def run_shard(args) -> list[dict]:
-    shard, count, deadline = args
+    shard, count, deadline, only = args
     import numpy as np
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
     
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fpgabnn.codegen.hls import hw_nodes
     from fpgabnn.codegen.rtl import generate_rtl
     from fpgabnn.errors import UserError
     from fpgabnn.sim.reference import compare_with_source
@@ -49,6 +52,9 @@ def run_shard(args) -> list[dict]:
         if time.time() > deadline:
             return
         rec = {"shard": shard, "index": len(results), "port": port}
+        if only is not None and len(results) != only:  # --only: draw the example (same sequence), skip the work
+            results.append({**rec, "outcome": "skipped"})
+            return
         start = time.perf_counter()
         try:
             source = prepare_source(build_network(spec), pixel_range="raw")
@@ -72,9 +78,20 @@ def run_shard(args) -> list[dict]:
             exact = (ref["bit_exact"] and np.array_equal(np.asarray(out).reshape(expected.shape), expected)
                      and np.array_equal(np.asarray(stalled).reshape(expected.shape), expected))
             tlast_ok = not (stats["tlast_mismatches"] or stats["tlast_error"] or sstats["tlast_mismatches"])
-            ii, cpf = manifest["cycles"], float(stats["cycles_per_frame"])
-            rec.update(outcome="exact" if exact and tlast_ok else "MISMATCH", ii=int(ii), cycles_per_frame=cpf,
-                       ratio=round(cpf / ii, 4), layers=len(split_dataflow(lowered).hw))
+            ii, cpf = float(manifest["cycles"]), float(stats["cycles_per_frame"])
+            rec.update(outcome="exact" if exact and tlast_ok else "MISMATCH", ii=ii, cycles_per_frame=cpf,
+                       ratio=round(cpf / ii, 4), layers=len(split_dataflow(lowered).hw),
+                       slowest_layer=int(manifest["slowest_layer_cycles"]),
+                       fifo_bits=int(sum(f["depth"] * f["width"] for f in manifest["fifos"])),
+                       fifo_peak_over_depth=sum(int(stats["fifo_max_occupancy"].get(f["name"], 0)) > f["depth"]
+                                                for f in manifest["fifos"]))
+            if only is not None:  # the case in detail: every node's own cycles, the FIFOs and what rtlsim saw
+                rec["nodes"] = [{"name": n.name, "op": n.op_type, "cycles": int(getCustomOp(n).exp_cycles())}
+                                for n in hw_nodes(hw)]
+                rec["fifos"] = {f["name"]: {"depth": f["depth"], "peak": stats["fifo_max_occupancy"].get(f["name"])}
+                                for f in manifest["fifos"]}
+                rec["frame_end_cycles"] = stats.get("frame_end_cycles")
+                rec["rtl_dir"] = str(rtl)
         except Deadlock as err:
             rec.update(outcome="DEADLOCK", reason=str(err)[:300])
         except Exception as err:  # recorded, never hidden: an internal failure is not a pass
@@ -95,12 +112,19 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=120.0, help="stop generating after this long (recorded)")
     ap.add_argument("--out", default=str(HERE / "results" / "rtl_random_networks"))
+    ap.add_argument("--only", metavar="SHARD:INDEX", help="re-run one case of a --jobs run and print it in detail")
     args = ap.parse_args()
+    if args.only:
+        shard, index = (int(x) for x in args.only.split(":"))
+        per = -(-args.networks // args.jobs)
+        runs = run_shard((shard, min(per, index + 1), time.time() + 3600, index))
+        print(json.dumps(runs[index], indent=1))
+        return 0
     deadline = time.time() + 60 * args.minutes
     per = -(-args.networks // args.jobs)
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(args.jobs) as pool:
-        shards = pool.map(run_shard, [(i, per, deadline) for i in range(args.jobs)])
+        shards = pool.map(run_shard, [(i, per, deadline, None) for i in range(args.jobs)])
     runs = [r for s in shards for r in s]
     wall = time.perf_counter() - start
     counts = {}

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from fpgabnn.transforms.fifo_sizing import _chain, _mvau, _swg, fifo_schedule
+from fpgabnn.transforms.fifo_sizing import NEG, _chain, _mvau, _swg, fifo_schedule
 
 
 def test_chain_is_the_recurrence():
@@ -21,7 +21,7 @@ def test_chain_is_the_recurrence():
 def test_mvau_replays_back_to_back_and_its_buffer_limits_the_input():
     p = SimpleNamespace(sf=3, nf=4)
     arrive = np.zeros(3 * 5, dtype=np.int64)  # five vectors, all words available at once
-    taken, out = _mvau(p, arrive)
+    taken, out = _mvau(p, arrive, np.full(1, NEG))
     starts = out.reshape(5, 4)[:, 0] - p.sf - 3
     assert np.all(np.diff(starts) == p.nf * p.sf)  # one tile per cycle, vector after vector
     # vector 2 goes into vector 0's bank: not before vector 0's replay ended
