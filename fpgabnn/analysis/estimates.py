@@ -78,8 +78,10 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
     slowest = bottleneck["cycles"]
     # once SizeFIFOs has run, the estimate is the modelled pipeline's cycles per frame (bounded FIFOs, layers'
     # interplay); before, the slowest layer's own cycles
-    recorded = model.get_metadata_prop("pipeline_cycles")
-    ii = float(recorded) if recorded else slowest
+    from fpgabnn.transforms.fifo_sizing import recorded_cycles
+
+    recorded = recorded_cycles(model)
+    ii = recorded if recorded is not None else slowest
     fifo_bits = sum(g["depth"] * g["in_width"] for g in glue if g["op"] == "StreamFIFO")
     totals = {r: sum(x[r] for x in layers + glue) for r in RESOURCES}
     totals["BRAM36"] = totals["BRAM18"] / 2
@@ -101,7 +103,7 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
         "glue": glue,
         "bottleneck": bottleneck["name"],
         "ii_cycles": int(ii) if float(ii).is_integer() else round(float(ii), 3),
-        "ii_source": "pipeline model (sized FIFOs)" if recorded else "slowest layer (FIFOs not sized)",
+        "ii_source": "pipeline model (sized FIFOs)" if recorded is not None else "slowest layer (FIFOs not sized)",
         "slowest_layer_cycles": int(slowest),
         "fifo_bits": int(fifo_bits),
         "fps": fps,

@@ -37,6 +37,8 @@ MAX_SWEEPS = 400
 MVAU_QCAP = 9
 SWG_QCAP = 5
 STREAM_Q = 2
+#: FIFOs bisected again on the whole pipeline when the pairwise sizing fell short (the costliest first)
+REFINE = 12
 
 
 def _chain(ready: np.ndarray) -> np.ndarray:
@@ -75,7 +77,7 @@ def _gated(base, arrive: np.ndarray, space: np.ndarray, need: np.ndarray, q: int
     for _ in range(MAX_SWEEPS):
         taken, ready = base(np.maximum(arrive, gate))
         out = _chain(np.maximum(ready, space))
-        new = _back(out, before - q)
+        new = _back(out, before - q, 0)  # ready follows the output register's ready in the same cycle
         if np.array_equal(new, gate):
             break
         gate = new
@@ -377,8 +379,24 @@ def fifo_schedule(model, frames: int = MODEL_FRAMES) -> dict:
                 lo = mid + 1
         depths[i] = hi
     reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
+    local = list(depths)
     while reached > lim and depths != upper:
         depths = [min(2 * d, u) for d, u in zip(depths, upper)]
+        reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
+    # the layers' interplay needed more than the pairwise bisection found: bisect the costliest grown FIFOs
+    # again on the whole pipeline (a bounded number of runs, so the sizing stays fast)
+    grown = sorted((i for i in range(n - 1) if depths[i] > local[i]), key=lambda i: -depths[i] * fifos[i][1].width)
+    for i in grown[:REFINE]:
+        lo, hi = local[i], depths[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            trial = depths[:i] + [mid] + depths[i + 1:]
+            if frame_period(layers, simulate(layers, trial, frames)[1], frames) <= lim:
+                hi = mid
+            else:
+                lo = mid + 1
+        depths[i] = hi
+    if grown:
         reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
     result = {}
     for (node, fp), pk, d in zip(fifos, peaks, depths):
@@ -402,13 +420,27 @@ class SizeFIFOs(Transformation):
             if node.op_type == "StreamFIFO" and node.name in by_node:
                 getCustomOp(node).set_nodeattr("depth", int(by_node[node.name]["depth"]))
         model.set_metadata_prop("pipeline_cycles", repr(sched["cycles"]))
+        model.set_metadata_prop("pipeline_fifo_depths", _depths_key(model))
         return model, False
+
+
+def _depths_key(model) -> str:
+    return ",".join(f"{n.name}={getCustomOp(n).get_nodeattr('depth')}" for n in model.graph.node
+                    if n.op_type == "StreamFIFO")
+
+
+def recorded_cycles(model) -> float | None:
+    """The cycles per frame SizeFIFOs recorded, None when it did not run or a depth changed since."""
+    recorded = model.get_metadata_prop("pipeline_cycles")
+    if not recorded or model.get_metadata_prop("pipeline_fifo_depths") != _depths_key(model):
+        return None
+    return float(recorded)
 
 
 def modelled_cycles(model) -> float:
     """The pipeline's cycles per frame: as SizeFIFOs recorded it, else modelled now with the current depths."""
-    recorded = model.get_metadata_prop("pipeline_cycles")
-    return float(recorded) if recorded else pipeline_cycles(model)
+    recorded = recorded_cycles(model)
+    return recorded if recorded is not None else pipeline_cycles(model)
 
 
 def fifo_cost(model) -> dict:
@@ -419,6 +451,6 @@ def fifo_cost(model) -> dict:
             p = getCustomOp(node).hw_params(model, arrays=False)
             out[p.name] = {"depth": p.depth, "width": p.width, "bits": p.depth * p.width, "impl": p.impl}
             total += p.depth * p.width
-    recorded = model.get_metadata_prop("pipeline_cycles")
+    recorded = recorded_cycles(model)
     return {"fifos": out, "total_bits": total, "total_kbit": round(total / 1000, 1),
-            "pipeline_cycles": float(recorded) if recorded else None}
+            "pipeline_cycles": recorded}
