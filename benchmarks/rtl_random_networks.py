@@ -1,10 +1,12 @@
 """The RTL property test at benchmark scale: N hypothesis-generated binary networks (MLPs and CNNs, the tests'
 generator) with a random legal folding, 64- or 128-bit ports and sized FIFOs, through the RTL backend and
-Verilator, each run without stalls (cycles per frame against the analytic II) and with random input idles and
+Verilator, each run without stalls (measured cycles per frame against the estimate: the modelled pipeline with its sized
+FIFOs, fifo_sizing.py) and with random input idles and
 output back-pressure (bit-exactness, TLAST, no deadlock). Unlike the CI test (30 networks), a failing network is
 recorded and the run goes on, so the outcome counts every case.
 
     python benchmarks/rtl_random_networks.py --networks 500 --jobs 2      # writes results/rtl_random_networks.*
+    python benchmarks/rtl_random_networks.py --only 1:138                 # one case again, in detail
 """
 
 from __future__ import annotations
@@ -20,6 +22,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "transforms"))  # the tests' network generator
+
+
+def _histogram(ratios: list[float]) -> dict:
+    edges = [0.0, 0.5, 0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.1, 1.5, float("inf")]
+    out = {}
+    for lo, hi in zip(edges, edges[1:]):
+        if lo == 1.0:
+            out["= 1"] = sum(x == 1.0 for x in ratios)
+            out[f"(1, {hi})"] = sum(1.0 < x < hi for x in ratios)
+            continue
+        out[f"[{lo}, {hi})"] = sum(lo <= x < hi for x in ratios)
+    return out
 
 
 def run_shard(args) -> list[dict]:
@@ -134,8 +148,14 @@ def main() -> int:
     summary = {
         "requested": args.networks, "generated": len(runs), "counts": counts, "wall_seconds": round(wall, 1),
         "jobs": args.jobs, "stopped_by_time_limit": len(runs) < args.networks,
-        "cycles_over_ii": {"min": ratios[0], "median": ratios[len(ratios) // 2], "max": ratios[-1],
-                           "above_1.05": sum(x > 1.05 for x in ratios)} if ratios else None,
+        "cycles_over_ii": {"min": ratios[0], "p05": ratios[len(ratios) // 20], "median": ratios[len(ratios) // 2],
+                           "p95": ratios[min(len(ratios) - 1, len(ratios) * 19 // 20)], "max": ratios[-1],
+                           "exact": sum(x == 1.0 for x in ratios),
+                           "below_0.95": sum(x < 0.95 for x in ratios), "above_1.05": sum(x > 1.05 for x in ratios),
+                           "histogram": _histogram(ratios)} if ratios else None,
+        "fifo_peak_over_depth_networks": sum(r.get("fifo_peak_over_depth", 0) > 0 for r in runs),
+        "estimate_below_slowest_layer": sum(r["ii"] < r["slowest_layer"] for r in runs if "ii" in r),
+        "estimate_above_slowest_layer": sum(r["ii"] > r["slowest_layer"] for r in runs if "ii" in r),
     }
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1) + "\n")
@@ -150,8 +170,23 @@ def main() -> int:
              ]
     if ratios:
         c = summary["cycles_over_ii"]
-        lines.append(f"- measured cycles per frame / analytic II (no stalls): min {c['min']}, median {c['median']}, "
-                     f"max {c['max']}; above 1.05: {c['above_1.05']}")
+        lines.append(f"- measured cycles per frame / estimate (the modelled pipeline with sized FIFOs, no stalls), "
+                     f"{len(ratios)} networks: min {c['min']}, 5% {c['p05']}, median {c['median']}, 95% {c['p95']}, "
+                     f"max {c['max']}; exactly equal: {c['exact']}; below 0.95: {c['below_0.95']}; "
+                     f"above 1.05: {c['above_1.05']}")
+        lines.append("- ratio histogram: " + ", ".join(f"{k}: {v}" for k, v in c["histogram"].items()))
+        lines.append(f"- estimate below the slowest layer's own cycles (overlap across frames): "
+                     f"{summary['estimate_below_slowest_layer']}; above it (layers' interplay): "
+                     f"{summary['estimate_above_slowest_layer']}")
+        lines.append(f"- networks where a FIFO held more words than its depth: "
+                     f"{summary['fifo_peak_over_depth_networks']} (the RTL FIFO on this branch holds depth + 1, "
+                     "its output register)")
+        outside = [r for r in runs if "ratio" in r and not 0.95 <= r["ratio"] <= 1.05]
+        if outside:
+            lines += ["", "## Outside 5%", ""] + [
+                f"- shard {r['shard']} #{r['index']}: measured {r['cycles_per_frame']} vs estimate {r['ii']} "
+                f"(slowest layer {r['slowest_layer']}, {r['layers']} layers, port {r['port']}); re-run with "
+                f"`--only {r['shard']}:{r['index']}`" for r in outside]
     lines.append(f"- wall time {wall / 60:.1f} min with {args.jobs} processes")
     bad = [r for r in runs if r["outcome"] in ("MISMATCH", "DEADLOCK", "ERROR")]
     if bad:
