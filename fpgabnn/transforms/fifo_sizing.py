@@ -37,8 +37,8 @@ MAX_SWEEPS = 400
 MVAU_QCAP = 9
 SWG_QCAP = 5
 STREAM_Q = 2
-#: FIFOs bisected again on the whole pipeline when the pairwise sizing fell short (the costliest first)
-REFINE = 12
+#: frames of the runs that search the depths (the final check runs MODEL_FRAMES)
+SIZING_FRAMES = 5
 
 
 def _chain(ready: np.ndarray) -> np.ndarray:
@@ -311,26 +311,6 @@ def _period(times: np.ndarray, frames: int) -> float:
     return float(ends[-1] - ends[k]) / (frames - 1 - k)
 
 
-def _local_ok(layers, i, depth, ref, frames, target) -> bool:
-    """FIFO i (between layers i and i + 1) at ``depth``, its neighbours' other streams as in ``ref``: do both
-    layers keep the target period (the producer's input side too, so nothing upstream waits longer)?"""
-    (taken, out, _), (p, c) = ref, (layers[i], layers[i + 1])
-    arrive_p = taken[i] if i == 0 else out[i - 1] + FIFO_LATENCY
-    space_c = None
-    if i + 2 < len(layers) and ref[2][i + 1] is not None:
-        space_c = _back(taken[i + 2], np.arange(len(taken[i + 2])) - ref[2][i + 1])
-    tc, oc = taken[i + 1], out[i + 1]
-    tp = op = None
-    for _ in range(MAX_SWEEPS):
-        tp2, op2 = node_schedule(p, arrive_p, frames, _back(tc, np.arange(len(tc)) - depth))
-        tc2, oc2 = node_schedule(c, op2 + FIFO_LATENCY, frames, space_c)
-        if op is not None and np.array_equal(op2, op) and np.array_equal(tc2, tc):
-            break
-        tp, op, tc, oc = tp2, op2, tc2, oc2
-    lim = target * (1 + TOLERANCE)
-    return _period(oc, frames) <= lim and _period(tp, frames) <= lim
-
-
 def _peaks(taken, out) -> list[int]:
     """Words each FIFO holds at its worst moment: pushed so far minus taken by the consumer before that cycle."""
     peaks = []
@@ -348,56 +328,61 @@ def pipeline_cycles(model, frames: int = MODEL_FRAMES) -> float:
 
 
 def fifo_schedule(model, frames: int = MODEL_FRAMES) -> dict:
-    """The sizing: the unbounded model's period (the target), every FIFO's peak occupancy at that rate, and the
-    smallest depth per FIFO keeping the bounded pipeline at the target, and the period the whole pipeline reaches
-    with those depths.
+    """The sizing: the unbounded model's period (the target), every FIFO's peak occupancy at that rate, the
+    smallest depth per FIFO keeping the bounded pipeline at the target, and the period reached with them.
 
-    Depths are bisected per FIFO between MIN_DEPTH and the peak, from the output back to the input, on the FIFO's
-    two layers alone (their other streams fixed as in the pipeline with every FIFO at its peak); one run of the
-    whole pipeline checks the result (and, should the layers' interplay need more, doubles the depths)."""
+    With every FIFO at MIN_DEPTH most pipelines already run at the target. Otherwise each FIFO whose peak exceeds
+    MIN_DEPTH is searched on the whole pipeline (costliest first; doubling from MIN_DEPTH, then bisection), over
+    SIZING_FRAMES frames, each run starting from the last solution with depths no smaller (so it converges in a
+    few sweeps); one run over ``frames`` frames checks the result and doubles the searched depths if needed."""
     layers, fifos = _chain_of(model)
     n = len(layers)
     taken, out = simulate(layers, [None] * (n - 1), frames)
     target = frame_period(layers, out, frames)
+    lim = target * (1 + TOLERANCE)
     taken_p, out_p = simulate(layers, [None] * (n - 1), frames, period=target)  # paced: peaks stay finite
     peaks = _peaks(taken_p, out_p)
     upper = [max(MIN_DEPTH, pk) for pk in peaks]
-    lim = target * (1 + TOLERANCE)
-    for _ in range(8):  # the paced peaks normally suffice; else grow them
-        ref_t, ref_o = simulate(layers, upper, frames)
-        if frame_period(layers, ref_o, frames) <= lim:
-            break
-        upper = [2 * d for d in upper]
-    depths = list(upper)
-    for i in reversed(range(n - 1)):
-        lo, hi = MIN_DEPTH, depths[i]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _local_ok(layers, i, mid, (ref_t, ref_o, depths), frames, target):
-                hi = mid
-            else:
-                lo = mid + 1
-        depths[i] = hi
-    reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
-    local = list(depths)
-    while reached > lim and depths != upper:
-        depths = [min(2 * d, u) for d, u in zip(depths, upper)]
+    fr = min(frames, SIZING_FRAMES)
+    t_fr = frame_period(layers, simulate(layers, [None] * (n - 1), fr)[1], fr) * (1 + TOLERANCE)
+    depths = [MIN_DEPTH] * (n - 1)
+    reached = None
+    if frame_period(layers, simulate(layers, depths, fr)[1], fr) <= t_fr:
         reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
-    # the layers' interplay needed more than the pairwise bisection found: bisect the costliest grown FIFOs
-    # again on the whole pipeline (a bounded number of runs, so the sizing stays fast)
-    grown = sorted((i for i in range(n - 1) if depths[i] > local[i]), key=lambda i: -depths[i] * fifos[i][1].width)
-    for i in grown[:REFINE]:
-        lo, hi = local[i], depths[i]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            trial = depths[:i] + [mid] + depths[i + 1:]
-            if frame_period(layers, simulate(layers, trial, frames)[1], frames) <= lim:
-                hi = mid
-            else:
-                lo = mid + 1
-        depths[i] = hi
-    if grown:
+    if reached is None or reached > lim:
+        for _ in range(8):  # the paced peaks normally suffice; else grow them
+            sol = simulate(layers, upper, fr)
+            if frame_period(layers, sol[1], fr) <= t_fr:
+                break
+            upper = [2 * d for d in upper]
+        depths = list(upper)
+
+        def ok(trial):
+            got = simulate(layers, trial, fr, start=sol)  # depths no larger than sol's: sol is below the answer
+            return frame_period(layers, got[1], fr) <= t_fr, got
+
+        searched = sorted((i for i in range(n - 1) if upper[i] > MIN_DEPTH), key=lambda i: -upper[i] * fifos[i][1].width)
+        for i in searched:
+            lo, hi = MIN_DEPTH, upper[i]
+            d = MIN_DEPTH
+            while d < hi:  # doubling: the answer is usually far below the peak
+                good, got = ok(depths[:i] + [d] + depths[i + 1:])
+                if good:
+                    hi, sol = d, got
+                    break
+                lo, d = d + 1, 2 * d
+            while lo < hi:
+                mid = (lo + hi) // 2
+                good, got = ok(depths[:i] + [mid] + depths[i + 1:])
+                if good:
+                    hi, sol = mid, got
+                else:
+                    lo = mid + 1
+            depths[i] = hi
         reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
+        while reached > lim and depths != upper:
+            depths = [min(2 * d, u) if i in searched else d for i, (d, u) in enumerate(zip(depths, upper))]
+            reached = frame_period(layers, simulate(layers, depths, frames)[1], frames)
     result = {}
     for (node, fp), pk, d in zip(fifos, peaks, depths):
         result[fp.name] = {"peak": pk, "depth": int(d), "width": fp.width, "node": node.name}
