@@ -179,8 +179,7 @@ def main() -> int:
                      f"{summary['estimate_below_slowest_layer']}; above it (layers' interplay): "
                      f"{summary['estimate_above_slowest_layer']}")
         lines.append(f"- networks where a FIFO held more words than its depth: "
-                     f"{summary['fifo_peak_over_depth_networks']} (the RTL FIFO on this branch holds depth + 1, "
-                     "its output register)")
+                     f"{summary['fifo_peak_over_depth_networks']} (a StreamFIFO of depth D holds exactly D words)")
         outside = [r for r in runs if "ratio" in r and not 0.95 <= r["ratio"] <= 1.05]
         if outside:
             lines += ["", "## Outside 5%", ""] + [

@@ -3,8 +3,8 @@ one per hardware node, with their HDL parameters and ``$readmemh`` memory files 
 ``hw_params``; the top (hls_templates/rtl/top.v.j2) only wires them in stream order. The output is ``rtl/``
 (CONTRACTS.md C): the modules, the top, the memory files and ``manifest.json``.
 
-Every StreamFIFO node becomes an ``fpgabnn_fifo`` of its ``depth`` (the memory holds ``depth`` words, its output
-register one more), and the frame flags that carry TLAST travel from the input port to the output port through
+Every StreamFIFO node becomes an ``fpgabnn_fifo`` holding exactly its ``depth`` words (as the HLS stream of that
+depth does), and the frame flags that carry TLAST travel from the input port to the output port through
 one more small FIFO.
 """
 

@@ -76,8 +76,6 @@ SMALL = {"input": [1, 5, 8], "convs": [
     "first": {"scale": 0.0625, "bits": 4, "signed": 1, "narrow": 1, "rounding": "FLOOR", "kind": "bipolar"},
     "bipolar_scale": 1.0, "weight_mag": 1.0, "act_bits": None, "hidden": [], "classes": 2, "tail": False,
     "chmul": False, "eps": 1e-05, "seed": 0}
-#: words the RTL StreamFIFO holds beyond its depth (main's: the output register; 0 once it holds exactly D)
-RTL_FIFO_EXTRA = 1
 
 
 def _small_sized():
