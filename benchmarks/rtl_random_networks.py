@@ -1,10 +1,12 @@
 """The RTL property test at benchmark scale: N hypothesis-generated binary networks (MLPs and CNNs, the tests'
 generator) with a random legal folding, 64- or 128-bit ports and sized FIFOs, through the RTL backend and
-Verilator, each run without stalls (cycles per frame against the analytic II) and with random input idles and
+Verilator, each run without stalls (measured cycles per frame against the estimate: the modelled pipeline with its sized
+FIFOs, fifo_sizing.py) and with random input idles and
 output back-pressure (bit-exactness, TLAST, no deadlock). Unlike the CI test (30 networks), a failing network is
 recorded and the run goes on, so the outcome counts every case.
 
     python benchmarks/rtl_random_networks.py --networks 500 --jobs 2      # writes results/rtl_random_networks.*
+    python benchmarks/rtl_random_networks.py --only 1:138                 # one case again, in detail
 """
 
 from __future__ import annotations
@@ -22,12 +24,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "transforms"))  # the tests' network generator
 
 
+def _histogram(ratios: list[float]) -> dict:
+    edges = [0.0, 0.5, 0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.1, 1.5, float("inf")]
+    out = {}
+    for lo, hi in zip(edges, edges[1:]):
+        if lo == 1.0:
+            out["= 1"] = sum(x == 1.0 for x in ratios)
+            out[f"(1, {hi})"] = sum(1.0 < x < hi for x in ratios)
+            continue
+        out[f"[{lo}, {hi})"] = sum(lo <= x < hi for x in ratios)
+    return out
+
+
 def run_shard(args) -> list[dict]:
-    shard, count, deadline = args
+    shard, count, deadline, only = args
     import numpy as np
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
     
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fpgabnn.codegen.hls import hw_nodes
     from fpgabnn.codegen.rtl import generate_rtl
     from fpgabnn.errors import UserError
     from fpgabnn.sim.reference import compare_with_source
@@ -49,6 +66,9 @@ def run_shard(args) -> list[dict]:
         if time.time() > deadline:
             return
         rec = {"shard": shard, "index": len(results), "port": port}
+        if only is not None and len(results) != only:  # --only: draw the example (same sequence), skip the work
+            results.append({**rec, "outcome": "skipped"})
+            return
         start = time.perf_counter()
         try:
             source = prepare_source(build_network(spec), pixel_range="raw")
@@ -72,9 +92,20 @@ def run_shard(args) -> list[dict]:
             exact = (ref["bit_exact"] and np.array_equal(np.asarray(out).reshape(expected.shape), expected)
                      and np.array_equal(np.asarray(stalled).reshape(expected.shape), expected))
             tlast_ok = not (stats["tlast_mismatches"] or stats["tlast_error"] or sstats["tlast_mismatches"])
-            ii, cpf = manifest["cycles"], float(stats["cycles_per_frame"])
-            rec.update(outcome="exact" if exact and tlast_ok else "MISMATCH", ii=int(ii), cycles_per_frame=cpf,
-                       ratio=round(cpf / ii, 4), layers=len(split_dataflow(lowered).hw))
+            ii, cpf = float(manifest["cycles"]), float(stats["cycles_per_frame"])
+            rec.update(outcome="exact" if exact and tlast_ok else "MISMATCH", ii=ii, cycles_per_frame=cpf,
+                       ratio=round(cpf / ii, 4), layers=len(split_dataflow(lowered).hw),
+                       slowest_layer=int(manifest["slowest_layer_cycles"]),
+                       fifo_bits=int(sum(f["depth"] * f["width"] for f in manifest["fifos"])),
+                       fifo_peak_over_depth=sum(int(stats["fifo_max_occupancy"].get(f["name"], 0)) > f["depth"]
+                                                for f in manifest["fifos"]))
+            if only is not None:  # the case in detail: every node's own cycles, the FIFOs and what rtlsim saw
+                rec["nodes"] = [{"name": n.name, "op": n.op_type, "cycles": int(getCustomOp(n).exp_cycles())}
+                                for n in hw_nodes(hw)]
+                rec["fifos"] = {f["name"]: {"depth": f["depth"], "peak": stats["fifo_max_occupancy"].get(f["name"])}
+                                for f in manifest["fifos"]}
+                rec["frame_end_cycles"] = stats.get("frame_end_cycles")
+                rec["rtl_dir"] = str(rtl)
         except Deadlock as err:
             rec.update(outcome="DEADLOCK", reason=str(err)[:300])
         except Exception as err:  # recorded, never hidden: an internal failure is not a pass
@@ -95,12 +126,19 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=120.0, help="stop generating after this long (recorded)")
     ap.add_argument("--out", default=str(HERE / "results" / "rtl_random_networks"))
+    ap.add_argument("--only", metavar="SHARD:INDEX", help="re-run one case of a --jobs run and print it in detail")
     args = ap.parse_args()
+    if args.only:
+        shard, index = (int(x) for x in args.only.split(":"))
+        per = -(-args.networks // args.jobs)
+        runs = run_shard((shard, per, time.time() + 3600, index))  # the same example count: the same draws
+        print(json.dumps(runs[index], indent=1))
+        return 0
     deadline = time.time() + 60 * args.minutes
     per = -(-args.networks // args.jobs)
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(args.jobs) as pool:
-        shards = pool.map(run_shard, [(i, per, deadline) for i in range(args.jobs)])
+        shards = pool.map(run_shard, [(i, per, deadline, None) for i in range(args.jobs)])
     runs = [r for s in shards for r in s]
     wall = time.perf_counter() - start
     counts = {}
@@ -110,8 +148,14 @@ def main() -> int:
     summary = {
         "requested": args.networks, "generated": len(runs), "counts": counts, "wall_seconds": round(wall, 1),
         "jobs": args.jobs, "stopped_by_time_limit": len(runs) < args.networks,
-        "cycles_over_ii": {"min": ratios[0], "median": ratios[len(ratios) // 2], "max": ratios[-1],
-                           "above_1.05": sum(x > 1.05 for x in ratios)} if ratios else None,
+        "cycles_over_ii": {"min": ratios[0], "p05": ratios[len(ratios) // 20], "median": ratios[len(ratios) // 2],
+                           "p95": ratios[min(len(ratios) - 1, len(ratios) * 19 // 20)], "max": ratios[-1],
+                           "exact": sum(x == 1.0 for x in ratios),
+                           "below_0.95": sum(x < 0.95 for x in ratios), "above_1.05": sum(x > 1.05 for x in ratios),
+                           "histogram": _histogram(ratios)} if ratios else None,
+        "fifo_peak_over_depth_networks": sum(r.get("fifo_peak_over_depth", 0) > 0 for r in runs),
+        "estimate_below_slowest_layer": sum(r["ii"] < r["slowest_layer"] for r in runs if "ii" in r),
+        "estimate_above_slowest_layer": sum(r["ii"] > r["slowest_layer"] for r in runs if "ii" in r),
     }
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1) + "\n")
@@ -126,8 +170,22 @@ def main() -> int:
              ]
     if ratios:
         c = summary["cycles_over_ii"]
-        lines.append(f"- measured cycles per frame / analytic II (no stalls): min {c['min']}, median {c['median']}, "
-                     f"max {c['max']}; above 1.05: {c['above_1.05']}")
+        lines.append(f"- measured cycles per frame / estimate (the modelled pipeline with sized FIFOs, no stalls), "
+                     f"{len(ratios)} networks: min {c['min']}, 5% {c['p05']}, median {c['median']}, 95% {c['p95']}, "
+                     f"max {c['max']}; exactly equal: {c['exact']}; below 0.95: {c['below_0.95']}; "
+                     f"above 1.05: {c['above_1.05']}")
+        lines.append("- ratio histogram: " + ", ".join(f"{k}: {v}" for k, v in c["histogram"].items()))
+        lines.append(f"- estimate below the slowest layer's own cycles (overlap across frames): "
+                     f"{summary['estimate_below_slowest_layer']}; above it (layers' interplay): "
+                     f"{summary['estimate_above_slowest_layer']}")
+        lines.append(f"- networks where a FIFO held more words than its depth: "
+                     f"{summary['fifo_peak_over_depth_networks']} (a StreamFIFO of depth D holds exactly D words)")
+        outside = [r for r in runs if "ratio" in r and not 0.95 <= r["ratio"] <= 1.05]
+        if outside:
+            lines += ["", "## Outside 5%", ""] + [
+                f"- shard {r['shard']} #{r['index']}: measured {r['cycles_per_frame']} vs estimate {r['ii']} "
+                f"(slowest layer {r['slowest_layer']}, {r['layers']} layers, port {r['port']}); re-run with "
+                f"`--only {r['shard']}:{r['index']}`" for r in outside]
     lines.append(f"- wall time {wall / 60:.1f} min with {args.jobs} processes")
     bad = [r for r in runs if r["outcome"] in ("MISMATCH", "DEADLOCK", "ERROR")]
     if bad:

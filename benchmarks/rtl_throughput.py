@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -29,7 +30,12 @@ def export(name: str, out: Path) -> Path:
     from brevitas_examples.bnn_pynq.models import model_with_cfg
 
     sys.path.insert(0, str(HERE.parent / "tests" / "flow"))
+    quick = os.environ.get("FPGABNN_QUICK_SIM")
     from conftest import _randomise_batchnorm
+
+    # the test conftest asks for unoptimised simulator builds (short test runs); a benchmark measures the real ones
+    if quick is None:
+        os.environ.pop("FPGABNN_QUICK_SIM", None)
 
     torch.manual_seed(0)
     model, _ = model_with_cfg(name, pretrained=False)

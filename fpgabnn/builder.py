@@ -232,6 +232,10 @@ def build(model_path: Path, out_dir: Path, board_name: str = "pynq-z2", target_f
             "topk": topk,
             "host_threshold": bool(host_threshold),
             "port_width": board.axi_port_width,
+            "estimated_cycles_per_frame": report["ii_cycles"],
+            "slowest_layer_cycles": report["slowest_layer_cycles"],
+            "estimated_fps": report["fps"],
+            "fifo_bits": report["fifo_bits"],
             "backend": backend,
             "source_kind": "finn-dataflow" if finn else "qonnx",
         }

@@ -56,11 +56,12 @@ def simulate_csim(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int
 
 
 def simulate_rtl(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int | None = None, stall: bool = False,
-                 trace: bool = False):
-    """Cycle-accurate Verilator simulation of build_dir/rtl; its stats add the measured cycles per frame,
-    first-frame latency, fps at the build clock and every FIFO's peak occupancy (stats["rtl"])."""
+                 trace: bool = False, jobs: int | None = None):
+    """Cycle-accurate Verilator simulation of build_dir/rtl (in up to ``jobs`` parallel processes, default one per
+    core); its stats add the measured cycles per frame, first-frame latency, fps at the build clock and every
+    FIFO's peak occupancy (stats["rtl"])."""
     from fpgabnn.codegen.rtl import load_manifest
-    from fpgabnn.sim.rtlsim import run_rtlsim
+    from fpgabnn.sim.rtlsim import default_jobs, run_rtlsim
     from fpgabnn.sim.tools import find_verilator
 
     rtl_dir = Path(build_dir) / "rtl"
@@ -70,7 +71,8 @@ def simulate_rtl(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int 
     manifest = load_manifest(rtl_dir)
     find_verilator()
     trace_path = rtl_dir / "sim" / "trace.fst" if trace else None
-    out, st = run_rtlsim(rtl_dir, hw_inputs, batch=batch, stall_seed=1 if stall else None, trace=trace_path)
+    out, st = run_rtlsim(rtl_dir, hw_inputs, batch=batch, stall_seed=1 if stall else None, trace=trace_path,
+                         jobs=jobs or default_jobs())
     clock = float(manifest.get("clock_mhz") or meta["clock_mhz"])
     cpf = float(st["cycles_per_frame"]) if len(hw_inputs) >= 2 else None
     report = Path(build_dir) / "report.json"
@@ -87,6 +89,7 @@ def simulate_rtl(build_dir: Path, meta: dict, hw_inputs: np.ndarray, batch: int 
         "cycles_vs_estimate": round(cpf / estimate, 4) if cpf and estimate else None,
         "sim_build_seconds": st["sim_build_seconds"],
         "sim_run_seconds": st["sim_seconds"],
+        "sim_processes": st["sim_processes"],
         "fifo_max_occupancy": st["fifo_max_occupancy"],
         "fifo_depths": {f["name"]: f["depth"] for f in manifest["fifos"]},
         "tlast_error": st["tlast_error"],
@@ -127,7 +130,7 @@ def _host_inputs(build_dir: Path, ref: dict) -> tuple[np.ndarray, list]:
 
 def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: Path | None = None,
                  quiet: bool = False, sim: str = "csim", batch: int | None = None, stall: bool = False,
-                 trace: bool = False) -> dict:
+                 trace: bool = False, jobs: int | None = None) -> dict:
     from fpgabnn.sim.reference import compare_with_source, random_pixels
     from fpgabnn.transforms.pipeline import prepare_source
     from fpgabnn.transforms.tidy import load_qonnx
@@ -136,6 +139,8 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
         raise UserError(f"--samples {samples} is not positive; pass at least 1")
     if batch is not None and batch <= 0:
         raise UserError(f"--batch {batch} is not positive; pass at least 1")
+    if jobs is not None and jobs <= 0:
+        raise UserError(f"--jobs {jobs} is not positive; pass at least 1")
     if sim not in SIMULATORS:
         raise UserError(f"unknown simulator '{sim}'; choose one of {', '.join(SIMULATORS)}")
     build_dir = Path(build_dir)
@@ -154,7 +159,7 @@ def verify_build(build_dir: Path, samples: int = 100, seed: int = 0, reference: 
         mismatches += host_mismatches
     t_ref = time.perf_counter() - start
     start = time.perf_counter()
-    options = {"stall": stall, "trace": trace} if sim == "rtl" else {}
+    options = {"stall": stall, "trace": trace, "jobs": jobs} if sim == "rtl" else {}
     sim_out, stats = SIMULATORS[sim](build_dir, meta, hw_inputs, batch, **options)
     t_sim = time.perf_counter() - start
     expected = ref["expected_outputs"]

@@ -75,7 +75,14 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
 
     timed = [r for r in layers + glue if r["cycles"]]
     bottleneck = max(timed, key=lambda r: r["cycles"])
-    ii = bottleneck["cycles"]
+    slowest = bottleneck["cycles"]
+    # once SizeFIFOs has run, the estimate is the modelled pipeline's cycles per frame (bounded FIFOs, layers'
+    # interplay); before, the slowest layer's own cycles
+    from fpgabnn.transforms.fifo_sizing import recorded_cycles
+
+    recorded = recorded_cycles(model)
+    ii = recorded if recorded is not None else slowest
+    fifo_bits = sum(g["depth"] * g["in_width"] for g in glue if g["op"] == "StreamFIFO")
     totals = {r: sum(x[r] for x in layers + glue) for r in RESOURCES}
     totals["BRAM36"] = totals["BRAM18"] / 2
     budget = dict(board.resources)
@@ -95,7 +102,10 @@ def estimate_dataflow(model: ModelWrapper, board, clock_mhz: float | None = None
         "layers": layers,
         "glue": glue,
         "bottleneck": bottleneck["name"],
-        "ii_cycles": int(ii),
+        "ii_cycles": int(ii) if float(ii).is_integer() else round(float(ii), 3),
+        "ii_source": "pipeline model (sized FIFOs)" if recorded is not None else "slowest layer (FIFOs not sized)",
+        "slowest_layer_cycles": int(slowest),
+        "fifo_bits": int(fifo_bits),
         "fps": fps,
         "latency_cycles": int(latency),
         "latency_us": latency / clock,

@@ -50,12 +50,19 @@ def summary_lines(report: dict) -> list[str]:
     t = report["totals"]
     lines = [
         f"{report['board']} ({report['part']}) at {report['clock_mhz']:g} MHz: II {report['ii_cycles']:,} cycles "
-        f"(bottleneck {report['bottleneck']}), estimated {report['fps']:,.0f} fps, "
+        f"({report.get('ii_source', 'slowest layer')}; slowest layer {report['bottleneck']} "
+        f"{report.get('slowest_layer_cycles', report['ii_cycles']):,}), estimated {report['fps']:,.0f} fps, "
         f"latency <= {report['latency_us']:,.1f} us",
         f"resources: {t['LUT']:,} LUT, {t['FF']:,} FF, {t['BRAM18']:,} BRAM18 (= {t['BRAM36']:g} BRAM36), "
         f"{t['DSP']:,} DSP; accelerator only, without the PYNQ shell",
     ]
     lines.append(report["folding"]["message"])
+    fifos = [g for g in report["glue"] if g["op"] == "StreamFIFO"]
+    if fifos:
+        big = sorted(fifos, key=lambda g: -g["depth"] * g["in_width"])
+        shown = ", ".join(f"{g['name']} {g['depth']} x {g['in_width']} b" for g in big[:4] if g["depth"] > 2)
+        lines.append(f"FIFOs: {len(fifos)}, {sum(g['depth'] * g['in_width'] for g in fifos) / 1000:,.1f} kbit in all"
+                     + (f"; deepest: {shown}" if shown else "; all of depth 2"))
     if report["fits"]:
         lines.append(f"fits {report['board']}: highest utilisation "
                      f"{max(v for v in report['utilisation_pct'].values() if v is not None):.1f}%")
@@ -82,7 +89,13 @@ def markdown(report: dict) -> str:
     align = ["---" if i < 2 else "---:" for i in range(len(COLUMNS))]  # names left, numbers right
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
-    return "\n".join(lines + [""] + [f"- {s}" for s in summary_lines(report)]) + "\n"
+    lines += [""] + [f"- {s}" for s in summary_lines(report)]
+    fifos = [g for g in report["glue"] if g["op"] == "StreamFIFO"]
+    if fifos:  # every FIFO: the depth SizeFIFOs chose and its memory
+        lines += ["", "| FIFO | depth | width | bits |", "|---|---:|---:|---:|"]
+        lines += [f"| {g['name']} | {g['depth']:,} | {g['in_width']:,} | {g['depth'] * g['in_width']:,} |" for g in fifos]
+        lines.append(f"| total | | | {sum(g['depth'] * g['in_width'] for g in fifos):,} |")
+    return "\n".join(lines) + "\n"
 
 
 def render_text(report: dict, width: int = 120) -> str:

@@ -3,8 +3,8 @@ one per hardware node, with their HDL parameters and ``$readmemh`` memory files 
 ``hw_params``; the top (hls_templates/rtl/top.v.j2) only wires them in stream order. The output is ``rtl/``
 (CONTRACTS.md C): the modules, the top, the memory files and ``manifest.json``.
 
-Every StreamFIFO node becomes an ``fpgabnn_fifo`` of its ``depth`` (the memory holds ``depth`` words, its output
-register one more), and the frame flags that carry TLAST travel from the input port to the output port through
+Every StreamFIFO node becomes an ``fpgabnn_fifo`` holding exactly its ``depth`` words (as the HLS stream of that
+depth does), and the frame flags that carry TLAST travel from the input port to the output port through
 one more small FIFO.
 """
 
@@ -210,9 +210,13 @@ def build_design(model: ModelWrapper, top_name: str, port_width: int) -> dict:
         "in_elems": pin.elems, "out_elems": pout.elems, "port_width": pin.port_width,
         "in_beats": pin.beats, "out_beats": pout.beats, "top_name": top,
     }
-    cycles = max(int(getCustomOp(n).exp_cycles()) for n in nodes)
+    from fpgabnn.transforms.fifo_sizing import modelled_cycles
+
+    slowest = max(int(getCustomOp(n).exp_cycles()) for n in nodes)
+    cycles = modelled_cycles(model)  # the pipeline with these FIFO depths (fifo_sizing.py)
     return {"top": top, "instances": insts, "wires": wires, "blocks": blocks, "fifos": fifos, "io": io,
-            "flag_depth": flag_depth, "cycles": cycles}
+            "flag_depth": flag_depth, "cycles": int(cycles) if float(cycles).is_integer() else round(cycles, 3),
+            "slowest_layer_cycles": slowest}
 
 
 def _count_width(depth: int) -> int:
@@ -236,6 +240,7 @@ def generate_rtl(model: ModelWrapper, out_dir: Path, top_name: str, clock_mhz: f
         "layers": [{"name": i.name, "op": i.op, "module": i.module, "params": i.params,
                     "memory_files": sorted(i.memories)} for i in design["instances"]],
         "fifos": design["fifos"], "frame_flag_depth": design["flag_depth"], "cycles": design["cycles"],
+        "slowest_layer_cycles": design["slowest_layer_cycles"],
         **design["io"],
     }
     out_dir = Path(out_dir)

@@ -36,6 +36,8 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print {bit_exact, samples, mismatches, ...} as JSON")
     p.add_argument("--stall", action="store_true", help="rtl: random idle input cycles and output back-pressure")
     p.add_argument("--trace", action="store_true", help="rtl: write an FST waveform to rtl/sim/trace.fst")
+    p.add_argument("--jobs", type=int, help="rtl: simulator processes, each streaming a consecutive share of the "
+                   "frames (default: one per CPU core; at least 32 frames each)")
     p.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML (one test case per comparison)")
 
 
@@ -52,7 +54,8 @@ def run(args) -> int:
     try:
         result = verify_build(Path(args.build_dir), samples=args.samples, seed=args.seed,
                               reference=reference, quiet=args.json, sim=args.sim,
-                              batch=args.batch, stall=args.stall, trace=args.trace)
+                              batch=args.batch, stall=args.stall, trace=args.trace,
+                              jobs=args.jobs)
     except Deadlock as err:
         print(f"error: RTL simulation {err}", file=sys.stderr)
         return EXIT_MISMATCH

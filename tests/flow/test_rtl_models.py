@@ -1,6 +1,7 @@
 """RTL simulation of whole builds (Verilator): Brevitas' BNN-PYNQ TFC/SFC/LFC/CNV with adversarial BatchNorm are
 bit-exact against qonnx execution of the source, with and without random stalls, and the measured cycles per
-frame are within 5% of the analytic II the report promises."""
+frame are within 5% (both ways) of the cycles per frame the report promises (the modelled pipeline with its sized
+FIFOs, fifo_sizing.py), and no FIFO holds more than its depth."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def test_rtl_simulation_bit_exact_and_at_the_estimated_rate(brevitas_qonnx, tmp_
     assert res["in_port_width"] == res["out_port_width"] == 64
     assert res["cycles_per_frame"] == pytest.approx(res["estimated_cycles_per_frame"], rel=0.05), res
     assert res["fps"] == pytest.approx(1e8 / res["cycles_per_frame"])
-    for fifo, peak in res["fifo_max_occupancy"].items():  # a FIFO holds at most its depth plus the output register
-        assert peak <= res["fifo_depths"][fifo] + 1
+    for fifo, peak in res["fifo_max_occupancy"].items():  # a FIFO holds at most its depth
+        assert peak <= res["fifo_depths"][fifo]
     if name in ("tfc_1w1a", "cnv_1w1a"):  # random idle input cycles and output back-pressure: still exact
         capsys.readouterr()
         assert main(["verify", str(out), "--sim", "rtl", "--samples", str(samples), "--stall", "--json"]) == 0

@@ -95,3 +95,41 @@ def test_simulator_run_outside_rtl_fails_instead_of_computing_with_empty_memorie
     with pytest.raises(RuntimeError, match="memory file"):
         SimTransport(binary, io, cwd=elsewhere).transfer(x)
     assert SimTransport(binary, io, cwd=b / "rtl").transfer(x).shape[0] == 2
+
+
+def test_parallel_simulator_processes_give_the_single_process_result(tfc_rtl_build, tmp_path):
+    """Frames split over two simulator processes: outputs, batch TLASTs and steady-state cycles per frame are
+    those of one process streaming them all; verify reports the processes it used."""
+    import numpy as np
+    from qonnx.core.datatype import DataType
+
+    from fpgabnn.sim.rtlsim import MIN_SHARD_FRAMES, run_rtlsim, shard_bounds
+
+    assert shard_bounds(2 * MIN_SHARD_FRAMES - 1, 2) == [(0, 2 * MIN_SHARD_FRAMES - 1)]
+    assert shard_bounds(101, 2) == [(0, 50), (50, 101)] and len(shard_bounds(1000, 3)) == 3
+    b = _copy(tfc_rtl_build, tmp_path)
+    m = json.loads((b / "rtl" / "manifest.json").read_text())
+    dt = DataType[m["in_dtype"]]
+    x = np.random.default_rng(3).integers(dt.min(), dt.max() + 1, size=(70, m["in_elems"]))
+    one, s1 = run_rtlsim(b / "rtl", x, batch=9, jobs=1)
+    two, s2 = run_rtlsim(b / "rtl", x, batch=9, jobs=2)
+    assert (s1["sim_processes"], s2["sim_processes"]) == (1, 2)
+    np.testing.assert_array_equal(one, two)
+    assert s2["tlast_frames"] == s1["tlast_frames"] == [8, 17, 26, 35, 44, 53, 62, 69] and s2["tlast_misplaced"] == 0
+    assert s2["cycles_per_frame"] == s1["cycles_per_frame"]
+    assert [s["frames"] for s in s2["shards"]] == [35, 35] and s2["latency_cycles"] == s1["latency_cycles"]
+    stalled, s3 = run_rtlsim(b / "rtl", x, stall_seed=5, jobs=2)
+    np.testing.assert_array_equal(stalled, one)
+    assert s3["sim_processes"] == 2
+
+
+def test_verify_jobs(tfc_rtl_build, tmp_path, capsys):
+    b = _copy(tfc_rtl_build, tmp_path)
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "64", "--jobs", "2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["bit_exact"] and res["sim_processes"] == 2 and res["samples"] == 64
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "64", "--jobs", "1", "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert single["sim_processes"] == 1 and single["cycles_per_frame"] == res["cycles_per_frame"]
+    assert main(["verify", str(b), "--sim", "rtl", "--samples", "2", "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err

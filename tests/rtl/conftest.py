@@ -50,9 +50,9 @@ class Dut:
     workdir: Path
 
     def run(self, in_bytes: np.ndarray, frames_n: int, valid_prob=1.0, ready_prob=1.0, seed=1, batch=None,
-            tlast_in=None, timeout=200000):
+            tlast_in=None, timeout=200000, ready_after=0):
         """Run the simulator; returns (output bytes, stats dict, output tlast per beat or None)."""
-        tag = hashlib.sha256(f"{valid_prob}{ready_prob}{seed}{frames_n}".encode()).hexdigest()[:8]
+        tag = hashlib.sha256(f"{valid_prob}{ready_prob}{seed}{frames_n}{ready_after}".encode()).hexdigest()[:8]
         inp, out, stats = (self.workdir / f"{n}_{tag}" for n in ("in.bin", "out.bin", "stats.json"))
         inp.write_bytes(np.asarray(in_bytes, dtype=np.uint8).tobytes())
         cmd = [str(self.binary), str(inp), str(out), str(frames_n), "--stats", str(stats),
@@ -60,6 +60,8 @@ class Dut:
                "--timeout", str(timeout)]
         if batch:
             cmd += ["--batch", str(batch)]
+        if ready_after:
+            cmd += ["--ready-after", str(ready_after)]
         tl_out = self.workdir / f"tlast_out_{tag}"
         if tlast_in is not None:
             tl_in = self.workdir / f"tlast_in_{tag}"
