@@ -59,9 +59,12 @@ def fifo_points():
 
     impls = {"srl": 0, "lutram": 1, "bram": 2}
     out = []
-    for width in (8, 64, 256):
-        for depth in (2, 8, 32, 64, 256, 1024):
-            impl = fifo_impl(width, depth)
+    grid = [(w, d, "srl") for w, d in ((8, 2), (8, 8), (8, 33), (64, 2), (64, 3), (64, 17), (64, 33), (64, 65),
+                                        (16, 128), (256, 8))]
+    grid += [(w, d, "lutram") for w, d in ((8, 64), (64, 64), (64, 129), (16, 256))]
+    grid += [(w, d, "bram") for w, d in ((8, 1024), (64, 512), (64, 1024), (256, 256))]
+    for width, depth, impl in grid:
+        if True:
             out.append(Point("fpgabnn_fifo", "fifo", {"DATA_WIDTH": width, "DEPTH": depth, "IMPL": impls[impl]},
                              FIFOParams(**_base("StreamFIFO", width, width), width=width, depth=depth, impl=impl),
                              features={"width": width, "depth": depth, "impl": impl}))
@@ -100,7 +103,9 @@ def thresholding_points(rng):
 
     out = []
     # table mode (LUT-ROM of 2^IN_BITS entries per lane): the 8-bit input layer, and small multi-bit
-    for ch, pe, ib, ob, shared in ((3, 1, 8, 1, False), (3, 3, 8, 1, False), (64, 4, 4, 2, False), (64, 16, 2, 1, True)):
+    for ch, pe, ib, ob, shared in ((3, 1, 8, 1, False), (3, 3, 8, 1, False), (64, 4, 4, 2, False), (64, 16, 2, 1, True),
+                                   (1, 1, 8, 1, True), (16, 4, 4, 1, False), (16, 2, 6, 1, False), (8, 8, 4, 2, True),
+                                   (32, 4, 3, 2, False), (4, 1, 6, 2, False)):
         rows = 1 if shared else ch // pe
         depth = rows << ib
         table = rng.integers(0, 1 << ob, size=(depth, pe))
@@ -170,7 +175,10 @@ def swg_points():
     out = []
     # CNV's windows: conv1 (32x32x3, 8-bit, parallel or SIMD 3), conv2 (30x30x64), conv4 (12x12x128), conv6 (3x3x256)
     for h, c, bits, simd, par in ((32, 3, 8, 3, 1), (32, 3, 8, 3, 0), (30, 64, 1, 16, 0), (30, 64, 1, 64, 0),
-                                  (12, 128, 1, 32, 0), (3, 256, 1, 4, 0), (3, 256, 1, 32, 0)):
+                                  (12, 128, 1, 32, 0), (3, 256, 1, 4, 0), (3, 256, 1, 32, 0),
+                                  # parallel windows (SIMD = C): one word per output pixel
+                                  (16, 3, 8, 3, 1), (32, 1, 8, 1, 1), (30, 8, 1, 8, 1), (12, 16, 1, 16, 1),
+                                  (14, 32, 1, 32, 1)):
         k = 3
         oh = h - k + 1
         sw = SlidingWindowParams(**_base("SlidingWindow", simd * bits, (k * k * c if par else simd) * bits, bits, bits),
@@ -262,6 +270,33 @@ def summary(rows) -> dict:
     return out
 
 
+def _reestimate(rows) -> None:
+    """Today's analytic estimate for points kept from an earlier run (same grid, same parameters)."""
+    rng = np.random.default_rng(2026)
+    points = {(p.group, json.dumps({k: v for k, v in p.params.items() if not str(v).endswith(".memh")},
+                                   sort_keys=True)): p for make in GROUPS.values() for p in make(rng)}
+    for r in rows:
+        p = points.get((r["group"], json.dumps(r["params"], sort_keys=True)))
+        if p is not None:
+            r["analytic"] = _analytic(p)
+
+
+def summary_before(before_points, rows) -> dict:
+    """Per group and figure, the mean abs error of the earlier models on the points both runs share (the
+    Yosys counts of today's run, so only the model differs)."""
+    old = {(r["group"], json.dumps(r["params"], sort_keys=True)): r["analytic"] for r in before_points}
+    out = {}
+    for g in dict.fromkeys(r["group"] for r in rows):
+        s = {}
+        for k in ("LUT", "FF", "BRAM36"):
+            errs = [e for r in rows if r["group"] == g and (r["group"], json.dumps(r["params"], sort_keys=True)) in old
+                    for e in [_err(old[(r["group"], json.dumps(r["params"], sort_keys=True))][k], r["yosys"][k])]
+                    if e is not None]
+            s[k] = round(float(np.mean(np.abs(errs))), 1) if errs else None
+        out[g] = s
+    return out
+
+
 def fit(rows) -> dict:
     """Least-squares coefficients of each model's own feature form to the Yosys counts."""
     fits = {}
@@ -294,15 +329,53 @@ def fit(rows) -> dict:
         X = [[1, r["features"]["lanes"], r["features"]["pe"]] for r in g]
         lsq("mvau_int8.LUT", X, [r["yosys"]["LUT"] for r in g], ["const", "lanes", "pe"])
         lsq("mvau_int8.FF", X, [r["yosys"]["FF"] for r in g], ["const", "lanes", "pe"])
+    def both(name, g, X, cols):
+        lsq(f"{name}.LUT", X, [r["yosys"]["LUT"] for r in g], cols)
+        lsq(f"{name}.FF", X, [r["yosys"]["FF"] for r in g], cols)
+
+    def log2(x):
+        return math.ceil(math.log2(max(2, x)))
+
+    # FIFO of DEPTH words: DEPTH - 1 in the memory, one in the output register (hls_templates/rtllib/fpgabnn_fifo.sv)
     g = [r for r in rows if r["group"] == "fifo" and r["features"]["impl"] == "srl"]
-    if g:
-        X = [[1, r["features"]["width"] * math.ceil(r["features"]["depth"] / 32), r["features"]["width"]] for r in g]
-        lsq("fifo_srl.LUT", X, [r["yosys"]["LUT"] for r in g], ["const", "width_x_depth/32", "width"])
-        lsq("fifo_srl.FF", [[1, r["features"]["width"]] for r in g], [r["yosys"]["FF"] for r in g], ["const", "width"])
+    if g:  # SRL: one LUT per bit per 32 memory words, the output register and its input multiplexer per bit
+        X = [[1, r["features"]["width"] * math.ceil((r["features"]["depth"] - 1) / 32), r["features"]["width"],
+              log2(r["features"]["depth"])] for r in g]
+        both("fifo_srl", g, X, ["const", "width_x_ceil((depth-1)/32)", "width", "log2_depth"])
     g = [r for r in rows if r["group"] == "fifo" and r["features"]["impl"] == "lutram"]
     if g:
-        X = [[1, r["features"]["width"] * math.ceil(r["features"]["depth"] / 64), r["features"]["width"]] for r in g]
-        lsq("fifo_lutram.LUT", X, [r["yosys"]["LUT"] for r in g], ["const", "width_x_depth/64", "width"])
+        X = [[1, r["features"]["width"] * math.ceil((r["features"]["depth"] - 1) / 64), r["features"]["width"],
+              log2(r["features"]["depth"])] for r in g]
+        both("fifo_lutram", g, X, ["const", "width_x_ceil((depth-1)/64)", "width", "log2_depth"])
+    g = [r for r in rows if r["group"] == "fifo" and r["features"]["impl"] == "bram"]
+    if g:
+        X = [[1, r["features"]["width"], log2(r["features"]["depth"])] for r in g]
+        both("fifo_bram", g, X, ["const", "width", "log2_depth"])
+    # Thresholding, table mode: ROWS * 2^IN_BITS entries of OUT_BITS per PE (random tables: the worst case)
+    g = [r for r in rows if r["group"] == "thresholding" and r["features"]["mode"] == "lut"]
+    if g:
+        def entries(f):
+            return f["rows"] << f["in_bits"]
+
+        X = [[1, f["pe"] * f["out_bits"] * (1 if entries(f) <= 64 else 0),
+              f["pe"] * f["out_bits"] * (entries(f) / 64 if entries(f) > 64 else 0), f["pe"] * f["out_bits"]]
+             for f in (r["features"] for r in g)]
+        both("thr_lut", g, X, ["const", "pe_x_ob (<= 64 entries)", "pe_x_ob_x_entries/64 (> 64)", "pe_x_ob"])
+    g = [r for r in rows if r["group"] == "thresholding" and r["features"]["mode"] == "compare"]
+    if g:  # NT comparators per PE; per-channel thresholds (ROWS > 1) read from a LUT-ROM into a register
+        X = [[1, f["pe"] * f["nt"] * f["in_bits"],
+              f["pe"] * f["nt"] * (f["in_bits"] + 2) * math.ceil(f["rows"] / 64) * (f["rows"] > 1)]
+             for f in (r["features"] for r in g)]
+        both("thr_compare", g, X, ["const", "pe_x_nt_x_in_bits", "pe_x_nt_x_thr_bits (rows > 1)"])
+    for par in (0, 1):
+        g = [r for r in rows if r["group"] == "sliding_window" and r["features"]["parallel"] == par]
+        if g:
+            X = [[1, r["features"]["in_width"], log2(r["features"]["depth"])] for r in g]
+            both("swg_parallel" if par else "swg", g, X, ["const", "in_width", "log2_depth"])
+    g = [r for r in rows if r["group"] == "ports"]
+    if g:
+        X = [[1, r["features"]["width"], 64 * math.ceil(r["features"]["width"] / 64)] for r in g]
+        both("ports", g, X, ["const", "word_width", "ceil_to_port"])
     g = [r for r in rows if r["group"] == "dwc"]
     if g:
         X = [[1, max(r["features"]["in_width"], r["features"]["out_width"])] for r in g]
@@ -349,37 +422,57 @@ def markdown(data) -> str:
              "that is zero for <= 8 words (the ROM folds into the XNOR's LUT) and grows with log2(depth): mean error "
              "9% over the grid, 1% on CNV's SIMD-288/576 layers.",
              "- **MVAU, 8-bit input**: over-estimated by up to 47%; re-fitted to 1.92 LUT per lane-bit.",
-             "- **MVAU weight BRAM**: the model counts PE memories of SIMD-bit words (the HLS layout); the RTL keeps "
-             "one memory of PE x SIMD-bit words, so for narrow SIMD Yosys needs far fewer RAMB18 (PE=32, SIMD=8: 4 "
-             "BRAM36, the model 16). Left as is (the model is shared with HLS); the estimate over-counts BRAM there.",
+             "- **MVAU weight BRAM**: the model counted PE memories of SIMD-bit words (the HLS layout); the RTL keeps "
+             "one memory of NF*SF words of PE x SIMD bits (fpgabnn_mvau.sv, codegen/rtl.py). The model now counts that "
+             "memory (fpgabnn/hw/mvau.py): BRAM error 49% -> 0% on the grid (PE=32, SIMD=8: 4 BRAM36, was 16). The "
+             "HLS kernel's PE partitions can take more RAMB18 when SIMD is narrow. (The MVAU and DWC points were "
+             "synthesised before the FIFO change below; the MVAU's output queue changed by a few flip-flops.)",
              "- **DWC**: the split side (wide to narrow) was modelled as a multiplexer; the RTL holds and shifts the "
              "word (~2 LUT, 3 FF per input bit). Re-fitted (fpgabnn/hw/dwc.py): within ~10%.",
-             "- **FIFO, SRL implementation**: Yosys does not infer SRLC32E from the RTL's shifted array "
-             "(`mem[i] <= mem[i-1]` with a variable read index): it builds flip-flops and multiplexers, ~16-19 LUT and "
-             "~33 FF per bit at depth 32 instead of one SRL LUT per bit. Vivado infers SRLs from this code, so the "
-             "model (one LUT per bit per 32 words) was kept; a per-bit shift register (`sr <= {sr[D-2:0], d}`, "
-             "`q = sr[addr]`) maps to SRLC32E in Yosys too. Deep FIFOs (LUTRAM, BRAM) match.",
-             "- **Thresholding, table mode**: with random tables (the worst case) Yosys/ABC needs 5-10x the "
-             "model's LUT6-per-64-entries (it does not build the ideal LUT6+MUXF7/F8 tree, and the model ignores "
-             "ROWS); real tables are monotone steps and synthesise to a comparator (TFC's input layer: 2 LUT). "
-             "Compare mode is within ~40%. Not re-fitted.",
-             "- **Sliding window**: close in normal mode; the parallel-window mode is a shift register and costs "
-             "far fewer LUT (and more FF) than modelled (32x32x3 8-bit: 106 LUT vs 600). Not re-fitted.",
+             "- **FIFO** (fpgabnn_fifo.sv now holds exactly DEPTH words: DEPTH - 1 in memory, one in the output "
+             "register): the shift register is written per bit (`sr <= {sr[D-2:0], d}`, `q = sr[addr]`), so Yosys "
+             "maps SRL16E/SRLC32E (before: flip-flops and multiplexers, ~16-19 LUT and ~33 FF per bit at depth 32). "
+             "Re-fitted (fpgabnn/hw/fifo.py) per memory kind over 18 points: one SRL per bit per 32 words plus the "
+             "output register's multiplexer (a 1-2 word memory stays in flip-flops), RAM64M for LUTRAM, RAMB18 plus "
+             "read and bypass registers for BRAM; LUT error 48% -> 6%, FF 37% -> 2%.",
+             "- **Thresholding**: with random tables (the worst case) Yosys/ABC needs ~10 LUT per output bit per 64 "
+             "table entries beyond 64 (ROWS x 2^IN_BITS entries per PE; the old model ignored ROWS and counted one "
+             "LUT6 per 64); up to 64 entries the LUT6s are shared (a third of a LUT per output bit). Compare mode: "
+             "~0.5 LUT per threshold bit against constants, ~1.5 LUT and 0.9 FF per bit with per-channel thresholds "
+             "read from a LUT-ROM. FF: no input register (the old model counted one). Re-fitted "
+             "(fpgabnn/hw/thresholding.py): LUT error 79% -> 14%, FF 529% -> 21% over 14 points. Real tables are "
+             "monotone steps and synthesise smaller than random ones.",
+             "- **Sliding window**: the parallel-window mode cost ~6x fewer LUT than modelled (~3 LUT per input bit "
+             "with its small LUTRAM line buffer; the window register ~1.6 FF per output bit); normal mode ~4.6 LUT "
+             "and 1.2 FF per input bit plus address logic growing with log2(words per frame). Re-fitted "
+             "(fpgabnn/hw/sliding_window.py) over 12 points (6 parallel): LUT 229% -> 6%, FF 46% -> 6%.",
+             "- **AXI ports** (new points): the gearbox model (a multiplexer over bit offsets) counted 2-8x too few; "
+             "fitted at P = 64 (fpgabnn/hw/axis.py): input ~3.6 LUT/3.3 FF per port bit and 1.9 LUT/2 FF per word "
+             "bit, output ~1.9 LUT/2.2 FF per port bit and 6.4 LUT/1 FF per word bit; LUT 76% -> 6%, FF 49% -> 1% "
+             "(the port terms are assumed to scale with P; no 128-bit points).",
+             "- Before/after: the summary's parentheses are the models before this re-fit on the same Yosys counts; "
+             "tests/analysis/test_resource_models.py checks the re-fitted FIFO and sliding-window models on Yosys "
+             "points outside the grid. The least-squares table below is the script's own generic forms (what the "
+             "coefficients were read from), not always the exact form the module uses.",
              "- Yosys needs two workarounds the synthesis script applies: a ROM marked `rom_style`/`ram_style` "
              "\"distributed\" (Vivado's LUT-ROM) has no Yosys mapping, so it is re-marked \"logic\"; a ROM filled "
              "in an initial block from another `$readmemh`'d array is read with `-mem2reg`.", "",
              "## Summary per module", "",
-             "| group | points | LUT mean abs err | LUT Yosys/analytic | FF mean abs err | FF Yosys/analytic | BRAM36 mean abs err |",
+             "| group | points | LUT mean abs err (before re-fit) | LUT Yosys/analytic | FF mean abs err (before) | "
+             "FF Yosys/analytic | BRAM36 mean abs err (before) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
+    before = data.get("summary_before", {})
     for g, s in summ.items():
         n = sum(1 for r in rows if r["group"] == g)
+        b = before.get(g, {})
 
-        def f(x):
-            return "-" if x is None else f"{x:.0f}%"
+        def f(x, k):
+            now = "-" if x is None else f"{x:.0f}%"
+            return now if b.get(k) is None else f"{now} ({b[k]:.0f}%)"
 
-        lines.append(f"| {g} | {n} | {f(s['LUT']['mean_abs_err_pct'])} | {s['LUT']['yosys_over_analytic']:.2f} | "
-                     f"{f(s['FF']['mean_abs_err_pct'])} | {s['FF']['yosys_over_analytic']:.2f} | "
-                     f"{f(s['BRAM36']['mean_abs_err_pct'])} |")
+        lines.append(f"| {g} | {n} | {f(s['LUT']['mean_abs_err_pct'], 'LUT')} | {s['LUT']['yosys_over_analytic']:.2f} | "
+                     f"{f(s['FF']['mean_abs_err_pct'], 'FF')} | {s['FF']['yosys_over_analytic']:.2f} | "
+                     f"{f(s['BRAM36']['mean_abs_err_pct'], 'BRAM36')} |")
     if fits:
         lines += ["", "## Least-squares fits to Yosys (the coefficients the models were re-fitted from)", "",
                   "| model | columns | coefficients | mean abs err after | points |", "|---|---|---|---:|---:|"]
@@ -413,6 +506,8 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--out", default=str(RESULTS / "yosys_calibration"))
     ap.add_argument("--cached-only", action="store_true", help="report the points already synthesised, run none")
+    ap.add_argument("--before", help="JSON of an earlier run (the models before a re-fit): its errors are reported "
+                    "beside today's")
     args = ap.parse_args(argv)
     groups = args.only.split(",") if args.only else list(GROUPS)
     unknown = [g for g in groups if g not in GROUPS]
@@ -424,10 +519,15 @@ def main(argv=None):
     previous = {}
     if out.with_suffix(".json").is_file() and args.only:  # keep the other groups' points
         previous = json.loads(out.with_suffix(".json").read_text())
-        rows = [r for r in previous.get("points", []) if r["group"] not in groups] + rows
+        kept = [r for r in previous.get("points", []) if r["group"] not in groups]
+        _reestimate(kept)
+        rows = kept + rows
         failed = [r for r in previous.get("failed", []) if r["group"] not in groups] + failed
     data = {"tool": find_yosys().version.split(" (")[0], "family": "xc7", "points": rows, "failed": failed,
             "summary": summary(rows), "fits": fit(rows), "wall_seconds": round(time.time() - start, 1)}
+    if args.before:  # the per-group error of the models before a re-fit (a run of this script saved then)
+        before = json.loads(Path(args.before).read_text())
+        data["summary_before"] = summary_before(before["points"], rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     plot(rows, out.with_suffix(".png"))

@@ -33,9 +33,10 @@ def link_resources(elem_bits: int, out_epw: int, in_epw: int, fifo_depth: int = 
     return total
 
 
-def port_resources(port_width: int, word_width: int, fifo_depth: int = DEFAULT_FIFO_DEPTH) -> dict:
+def port_resources(port_width: int, word_width: int, fifo_depth: int = DEFAULT_FIFO_DEPTH,
+                   direction: str = "input") -> dict:
     """An AXI-Stream port (beat/word gearbox) and the FIFO between it and its layer."""
-    return add(add(zero(), gearbox_resources(port_width, word_width)),
+    return add(add(zero(), gearbox_resources(port_width, word_width, direction)),
                fifo_resources(word_width, max(DEFAULT_FIFO_DEPTH, fifo_depth)))
 
 

@@ -20,11 +20,16 @@ from fpgabnn.hw.base import HWParams, resources
 from fpgabnn.hw.infrastructure import InfrastructureLayer
 
 
-def gearbox_resources(port_width: int, word_width: int) -> dict:
-    """A beat/word gearbox: a (P + W)-bit buffer register and, per word bit, a multiplexer over the distinct
-    bit offsets a word can start at (P / gcd(P, W) of them; one LUT6 per 4:1, UG474)."""
-    offsets = max(port_width, word_width) // math.gcd(port_width, word_width)
-    return resources(16 + min(port_width, word_width) * math.ceil(offsets / 4), port_width + word_width + 16)
+def gearbox_resources(port_width: int, word_width: int, direction: str = "input") -> dict:
+    """A beat/word gearbox (hls_templates/rtllib/fpgabnn_axis_input.sv / _output.sv), fitted to Yosys
+    synth_xilinx at P = 64 (benchmarks/results/yosys_calibration.md, "ports": mean error ~10%): the input side
+    keeps a P + W bit window and shifts it (~3.6 LUT, 3.3 FF per port bit, 1.9 LUT and 2 FF per word bit); the
+    output side packs words into a beat (~6.4 LUT, 1 FF per word bit). The port terms are assumed to scale
+    with P (no 128-bit points yet)."""
+    p, w = port_width, word_width
+    if direction == "input":
+        return resources(3.6 * p + 1.9 * w, 3.3 * p + 2 * w)
+    return resources(1.9 * p + 6.4 * w, 2.2 * p + w)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +43,8 @@ class PortParams(HWParams):
     elems: int = 1
 
     def resources(self):
-        return gearbox_resources(self.port_width, self.epw * self.in_bits)
+        return gearbox_resources(self.port_width, self.epw * self.in_bits,
+                                 "input" if self.op == "AxisInput" else "output")
 
 
 class _Port(InfrastructureLayer):

@@ -23,14 +23,21 @@ def fifo_impl(width: int, depth: int, impl: str = "auto") -> str:
 
 
 def fifo_resources(width: int, depth: int, impl: str = "auto") -> dict:
-    """srl: one LUT per bit per 32 words plus the output register; lutram: one RAM64X1D per bit per 64 words
-    (UG474); bram: RAMB18 per UG473 Table 1-7; ~8 LUT/FF of pointers and flags."""
+    """hls_templates/rtllib/fpgabnn_fifo.sv: DEPTH - 1 words in the memory, one in the output register (a
+    flip-flop and an input multiplexer per bit), counters of ~log2(DEPTH) bits. Fitted to Yosys synth_xilinx
+    (benchmarks/results/yosys_calibration.md, "fifo"): srl: one SRL16E/SRLC32E per bit per 32 words (a memory
+    of 1-2 words stays in flip-flops); lutram: a RAM64M (4 LUT) per 3 bits per 64 words (~1.6 LUT per bit per 64
+    words with the read multiplexer); bram: RAMB18 per UG473 Table 1-7, the read and bypass registers."""
     impl = fifo_impl(width, depth, impl)
+    mem = max(0, depth - 1)
+    log2d = math.ceil(math.log2(max(2, depth)))
     if impl == "srl":
-        return resources(8 + width * math.ceil(depth / 32), 8 + width)
+        if mem <= 2:  # too short for an SRL: flip-flops
+            return resources(width + 6 + 2 * log2d, width * (1 + mem) + 3)
+        return resources(width * (math.ceil(mem / 32) + 1) + 6 + 2 * log2d, width + 3 + log2d)
     if impl == "lutram":
-        return resources(8 + width * math.ceil(depth / 64), 8 + width)
-    return resources(8, 8, max(1, bram18_for_memory(depth, width)))
+        return resources(66 + 1.63 * width * math.ceil(mem / 64) + 0.3 * width, width + 2 + 4 * log2d)
+    return resources(width + 16 + 4 * log2d, width + 3 + 3 * log2d, max(1, bram18_for_memory(mem, width)))
 
 
 @dataclass(frozen=True, eq=False)

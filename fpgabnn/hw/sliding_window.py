@@ -69,8 +69,18 @@ class SlidingWindowParams(HWParams):
         banks = self.kh * self.kw if self.parallel else 1
         bank_depth = math.ceil(depth / banks)
         bram = banks * bram18_for_memory(bank_depth, width)
-        lut = 120 + 2 * self.in_width + banks * lutram_luts(bank_depth, width) + (self.out_width if self.parallel else 0)
-        ff = 80 + 2 * self.in_width + 4 * math.ceil(math.log2(depth + 1)) + (self.out_width if self.parallel else 0)
+        # LUT/FF fitted to Yosys synth_xilinx of hls_templates/rtllib/fpgabnn_swg.sv (benchmarks/results/
+        # yosys_calibration.md, "sliding_window"): normal mode ~4.6 LUT and 1.2 FF per input bit plus address
+        # logic growing with log2(words per frame) (within ~30% over CNV's windows); parallel mode ~3 LUT per
+        # input bit with its small LUTRAM line buffer, the window register ~1.6 FF per output bit (within ~6%;
+        # the old parallel model counted ~6x the LUTs)
+        log2w = math.ceil(math.log2(max(2, self.h * self.w * self.c / self.simd)))
+        if self.parallel:
+            lut = 23 + 3.03 * self.in_width + 1.3 * log2w
+            ff = 25 + 0.18 * self.in_width + 1.63 * self.out_width
+        else:
+            lut = max(60, -179 + 4.64 * self.in_width + 28.3 * log2w) + lutram_luts(depth, width)
+            ff = 64 + 1.2 * self.in_width
         return resources(lut, ff, bram)
 
 

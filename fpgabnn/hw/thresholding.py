@@ -40,14 +40,22 @@ class ThresholdingParams(HWParams):
     thresholds: np.ndarray | None = None
 
     def resources(self):
-        """lut mode: a LUT6-based table of 2^in_bits entries per PE (one LUT6 per 64 entries per output
-        bit, UG474); compare mode: NT comparators of the input width per PE."""
+        """Fitted to Yosys synth_xilinx of hls_templates/rtllib/fpgabnn_thresholding.sv with random tables and
+        thresholds (benchmarks/results/yosys_calibration.md, "thresholding"). lut mode: a ROM of ROWS * 2^in_bits
+        entries of out_bits per PE, read combinationally into the output register: a third of a LUT per output
+        bit up to 64 entries (LUT6s shared), ~10 LUT per output bit per 64 entries beyond (ABC's mapping of a
+        random table, far above the ideal one LUT6 per 64 entries; real tables are monotone steps and cost
+        less). compare mode: NT comparators of in_bits per PE (~0.5 LUT per bit against constant thresholds);
+        per-channel thresholds (ROWS > 1) come from a LUT-ROM into a register (~1.5 LUT, 0.9 FF per bit)."""
         pe, ib, ob = self.pe, self.in_bits, self.out_bits
         if self.mode == "lut":
-            lut = 20 + (pe * lutram_luts(2**ib, ob) if 2**ib <= 64 else pe * (2**ib // 64) * ob)
-        else:
-            lut = 20 + pe * self.nt * ib
-        return resources(lut, 20 + self.in_width + self.out_width)
+            entries = self.rows << ib
+            lut = 13 + pe * ob * (0.33 + 10 * max(0, entries - 64) / 64)
+            return resources(lut, 3 + self.out_width)
+        tw = self.thr_bits or ib + 2
+        if self.rows > 1:
+            return resources(11 + 1.55 * pe * self.nt * tw, 8 + 0.86 * pe * self.nt * tw)
+        return resources(11 + 0.52 * pe * self.nt * ib, 8 + self.out_width)
 
 
 def thresholding_reference(x: np.ndarray, thresholds: np.ndarray, out_base: int, bipolar: bool) -> np.ndarray:

@@ -285,7 +285,7 @@ def _cheapest_chain(model, nodes, insts, feasible, weights, port_width: int, mat
             new_value.append((best[0] + c.cost, best[1]))
         value = new_value
         back.append([v[1] for v in value])
-    totals = [v[0] + weighted_cost(port_resources(port_width, c.out_epw * out_bits, out_depth), weights)
+    totals = [v[0] + weighted_cost(port_resources(port_width, c.out_epw * out_bits, out_depth, "output"), weights)
               for v, c in zip(value, feasible[-1])]
     best = min(range(len(totals)), key=totals.__getitem__)
     if math.isinf(totals[best]):

@@ -31,7 +31,7 @@ def test_one_entry_per_layer_with_its_estimates(cnv_report):
     assert [r["name"] for r in report["layers"]] == [n.name for n in nodes]
     for row, node in zip(report["layers"], nodes):
         inst = getCustomOp(node)
-        est = inst.estimates()
+        est = inst.estimates(model)  # with the model: e.g. a Thresholding's shared table is one row
         assert row["op"] == node.op_type
         assert (row["cycles"], row["LUT"], row["FF"], row["BRAM18"], row["DSP"]) == (
             est["cycles"], est["LUT"], est["FF"], est["BRAM18"], est["DSP"])
