@@ -96,6 +96,24 @@ def test_tuning_uses_validation_and_records_the_choice(tmp_path):
     assert runs[0]["chosen_on_validation"] == {"lr": max(vals, key=vals.get)}
 
 
+def test_tune_with_one_method_gives_its_choice_to_every_method(tmp_path):
+    cell = {"model": "tfc", "dataset": "digits", "tune": {"lr": [1e-4, 0.02]}, "tune_with": "baseline"}
+    path = _write(tmp_path, seeds=[0], methods=["baseline", "xnor"], cells=[cell])
+    study = S.load_study(path)
+    assert [r.method for r, _ in S.plan(study)] == ["baseline", "baseline"]  # only baseline's tuning runs
+    S.run_study(study, progress=False, log=lambda m: None)
+    assert not any(p.name.startswith("tune-") for p in (tmp_path / "runs" / "tfc" / "digits" / "xnor").iterdir())
+    rows = {r["method"]: r for r in json.loads((tmp_path / "res" / "accuracy.json").read_text())["runs"]}
+    assert set(rows) == {"baseline", "xnor"}
+    assert rows["xnor"]["chosen_on_validation"] == rows["baseline"]["chosen_on_validation"]
+    lr = rows["xnor"]["chosen_on_validation"]["lr"]
+    xnor_run = next((tmp_path / "runs" / "tfc" / "digits" / "xnor").iterdir())
+    assert json.loads((xnor_run / "metrics.json").read_text())["config"]["lr"] == lr
+    bad = _write(tmp_path, cells=[{**cell, "tune_with": "svd"}])
+    with pytest.raises(UserError, match="tune_with 'svd' is not one of the cell's methods"):
+        S.load_study(bad)
+
+
 @pytest.mark.parametrize("doc, needle", [
     ({"cells": []}, "no cells"),
     ({"cells": [{"model": "tfc"}]}, "model and dataset"),
