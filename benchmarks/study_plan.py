@@ -4,8 +4,9 @@ For a finished run (or the finished epochs of one) the run's own epoch times are
 step of that exact configuration (model, method, options, batch, image size; Adam or SGD as configured) is timed
 on 1 thread and multiplied by the steps still to run. Estimates are normalised to an idle core: the same script
 times SFC's baseline step, whose idle-core time is known from the study's own run (REFERENCE_MS: SFC baseline,
-batch 100, 7.3 s per 540-step epoch with both cores busy with the study only), and divides every estimate by
-the ratio measured/reference, the slow-down other processes cause at the moment of measuring. Validation and
+batch 100, 7.3 s per 540-step epoch with both cores busy with the study only) right before and after each
+configuration's steps, and divides that configuration's time by the ratio measured/reference, the slow-down
+other processes cause at that moment. Validation and
 test evaluation (about 5% on top) are not counted. The study's runs use 1 thread each, 2 at a time: the wall
 time is about half the core-minutes.
 
@@ -29,6 +30,9 @@ REFERENCE_MS = 7.3 / 540 * 1e3  # SFC baseline on an otherwise idle core (runs/s
 EPOCH_IMAGES = {"mnist": 54_000, "fashion-mnist": 54_000, "cifar10": 45_000}
 
 
+_BUILT: dict = {}
+
+
 def step_ms(options: dict, warmup: int = 2, steps: int = 5) -> float:
     """Median time of a training step of this configuration (random data of the right shape)."""
     from fpgabnn.train.config import TrainConfig
@@ -36,7 +40,7 @@ def step_ms(options: dict, warmup: int = 2, steps: int = 5) -> float:
     from fpgabnn.train.parametrize import rotation_update
     from fpgabnn.train.trainer import Trainer
 
-    cfg = TrainConfig.from_dict({**options, "out": "unused"}).resolve()
+    cfg = TrainConfig.from_dict({**options, "out": "unused", "epochs": 1}).resolve()
     info = dataset_info(cfg.dataset, cfg.data_dir)
     size = cfg.pad_to or info.size
     trainer = Trainer.__new__(Trainer)  # only its model/optimiser builders; nothing is written
@@ -74,14 +78,23 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     study = load_study(args.study)
     load_before = os.getloadavg()[0]
-    sfc = step_ms({"model": "sfc", "dataset": "mnist", "epochs": 1})
-    slowdown = max(1.0, sfc / REFERENCE_MS)
+    reference = {"model": "sfc", "dataset": "mnist"}
+    slowdowns = []
+
+    def idle_step_ms(options: dict) -> float:
+        before = step_ms(reference, steps=7)
+        t = step_ms(options)
+        after = step_ms(reference, steps=7)
+        slowdowns.append(max(1.0, min(before, after) / REFERENCE_MS))
+        return t / slowdowns[-1]
+
     cache: dict = {}
     cells = []
     for cell in study.cells:
         rows = []
         for method in cell.methods:
-            runs = [r for r in tuning_runs(study, cell, method)] + (main_runs(study, cell, method, None) if not cell.tune else [])
+            own = cell.tuned_by(method) == method  # with tune_with, the tuning runs belong to that one method
+            runs = (tuning_runs(study, cell, method) if own else []) + (main_runs(study, cell, method, None) if not cell.tune else [])
             if cell.tune:  # main runs after tuning: as many as seeds, at the cell's epochs (choice unknown: 1st values)
                 first = {k: v[0] for k, v in cell.tune.items()}
                 runs += main_runs(study, cell, method, first)
@@ -98,7 +111,7 @@ def main(argv=None) -> int:
                 if left > 0:
                     key = json.dumps({k: v for k, v in run.options.items() if k not in ("seed", "epochs")}, sort_keys=True)
                     if key not in cache:
-                        cache[key] = step_ms({**run.options, "epochs": 1}) / slowdown
+                        cache[key] = idle_step_ms(run.options)
                     n = min(EPOCH_IMAGES.get(cell.dataset, 54_000), run.options.get("max_train_samples") or 10**9)
                     batch = run.options.get("batch_size") or cache_batch(run.options)
                     estimated += left * (n // batch) * cache[key] / 1e3 / 60
@@ -108,6 +121,8 @@ def main(argv=None) -> int:
         cells.append({"model": cell.model, "dataset": cell.dataset, "epochs": cell.epochs, "methods": rows,
                       "measured_core_min": round(sum(r["measured_core_min"] for r in rows), 1),
                       "remaining_core_min_idle": round(sum(r["remaining_core_min_idle"] for r in rows), 1)})
+    slowdown = statistics.median(slowdowns) if slowdowns else 1.0
+    sfc = slowdown * REFERENCE_MS
     total_measured = sum(c["measured_core_min"] for c in cells)
     total_left = sum(c["remaining_core_min_idle"] for c in cells)
     doc = {"study": str(args.study), "sfc_step_ms_now": round(sfc, 2), "reference_ms": round(REFERENCE_MS, 2),
@@ -117,7 +132,8 @@ def main(argv=None) -> int:
              f"Written by `benchmarks/study_plan.py`. Core-minutes of training (1 thread per run; `--jobs 2` takes about "
              f"half as long in wall time). Measured: the finished epochs' own times (on the shared machine, so inflated "
              f"by its load). Remaining: estimated from one timed step per configuration, normalised to an idle core by "
-             f"SFC's baseline step ({sfc:.1f} ms now against {REFERENCE_MS:.1f} ms idle: slow-down {slowdown:.2f}; load "
+             f"SFC's baseline step timed around each configuration (median slow-down {slowdown:.2f}, from "
+             f"{min(slowdowns or [1]):.2f} to {max(slowdowns or [1]):.2f}, against {REFERENCE_MS:.1f} ms idle; load "
              f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after).", "",
              "| cell | epochs | method | runs | epochs done | measured core-min | remaining core-min (idle) |",
              "|---|---:|---|---:|---:|---:|---:|"]
