@@ -3,6 +3,7 @@
 # model/dataset pair gets every method and seed before the next pair starts; resumable like the study itself
 # (rerun the same command; finished runs are skipped). After each cell, its best model (on validation) goes
 # through the RTL-simulated accelerator (benchmarks/hardware_best.py; MLPs 10,000 test images, CNNs 1,000).
+# The tuning runs of all cells go first.
 #   bash benchmarks/run_accuracy_study.sh [STUDY.yaml] [JOBS]
 # Environment: FPGABNN_WAIT_PID=N waits for process N (an earlier study) to end first.
 set -uf  # -f: the cell patterns are not file globs
@@ -17,6 +18,9 @@ from fpgabnn.train.study import load_study
 for c in load_study(sys.argv[1]).cells:
     print(f'{c.model}/{c.dataset}/*')
 " "$study" | awk '!seen[$0]++') || exit 2
+# The tuning runs of every cell first (short; their choices on validation can then be looked at early).
+echo "$(date -u +%FT%TZ) tuning runs"
+nice -n 19 python -m fpgabnn experiment "$study" --jobs "$jobs" --only '*tune*' --no-progress
 for pattern in $cells; do
   echo "$(date -u +%FT%TZ) cell $pattern"
   nice -n 19 python -m fpgabnn experiment "$study" --jobs "$jobs" --only "$pattern" --no-progress
