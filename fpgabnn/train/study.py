@@ -454,7 +454,7 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                 choice = _choice_from_disk(study, c, m)
                 if choice is None:
                     continue
-            seeds, accs, minutes, histories, reports = [], [], [], [], []
+            seeds, accs, minutes, histories, reports, loads = [], [], [], [], [], []
             for r in main_runs(study, c, m, choice):
                 metrics = r.out / "metrics.json"
                 if not metrics.is_file():
@@ -465,6 +465,7 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                 seeds.append(r.seed)
                 accs.append(summary["test"]["test_acc"])
                 minutes.append(sum(e["epoch_time"] for e in summary["epochs"]) / 60)
+                loads += [e["loadavg"] for e in summary["epochs"] if isinstance(e.get("loadavg"), (int, float))]
                 histories.append(summary["epochs"])
                 reports.append(ensure_report(r))
             if not seeds:
@@ -472,6 +473,8 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
             row = {"model": c.model, "dataset": c.dataset, "method": m, "epochs": c.epochs, "seeds": seeds,
                    "test_acc": accs, "mean": sum(accs) / len(accs), "std": _std(accs),
                    "train_minutes": sum(minutes) / len(minutes)}
+            if loads:  # what the minutes were measured under (runs from before this was recorded have none)
+                row["loadavg"] = sum(loads) / len(loads)
             if choice:
                 row["chosen_on_validation"] = choice
             row["_histories"], row["_reports"] = histories, reports
@@ -519,7 +522,8 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
              "Test accuracy of the last epoch's weights on the data set's own test set, mean +- sample std over seeds;",
              "choices (where any) were made on the validation split. Minutes: summed epoch times per run, as measured",
              "on the machine that ran it (on a shared CPU they vary several-fold with its load: compare step times",
-             "with benchmarks/train_step_time.py, not here).",
+             "with benchmarks/train_step_time.py, and idle-core estimates in study_plan.md). Load: the machine's mean",
+             "1-minute load average at the runs' epoch ends (2 = the study's own two jobs on 2 cores; '-': not recorded).",
              "Verdict: whether the mean beats the baseline's mean by more than the larger of the two stds.", "",
              "Note: in the FC and CNV models (and the post-activation ResNets) every binary layer feeds a BatchNorm,",
              "which cancels a per-channel weight scale: xnor and learned-scale can only differ from the baseline",
@@ -530,8 +534,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
         if key not in cells:
             cells.append(key)
     for model, dataset in cells:
-        lines += [f"## {model} on {dataset}", "", "| method | epochs | seeds | test acc (mean +- std) | minutes/run | vs baseline |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## {model} on {dataset}", "",
+                  "| method | epochs | seeds | test acc (mean +- std) | minutes/run | load | vs baseline |",
+                  "|---|---|---|---|---|---|---|"]
         for r in [r for r in rows if (r["model"], r["dataset"]) == (model, dataset)]:
             base = _baseline(rows, r)
             if r["method"] == "baseline" or base is None:
@@ -544,8 +549,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
                 word = "better" if diff > margin else "worse" if diff < -margin else "no clear difference"
                 verdict = f"{100 * diff:+.2f} pt, {word}"
             chosen = f" ({_slug(r['chosen_on_validation'])})" if r.get("chosen_on_validation") else ""
+            load = f"{r['loadavg']:.1f}" if "loadavg" in r else "-"
             lines.append(f"| {r['method']}{chosen} | {r['epochs']} | {len(r['seeds'])} | "
-                         f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} | {r['train_minutes']:.1f} | {verdict} |")
+                         f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} | {r['train_minutes']:.1f} | {load} | {verdict} |")
         lines.append("")
     if hardware:
         lines += ["## On simulated hardware", "", "| model | dataset | method | images | PyTorch acc | hardware acc | simulation |",

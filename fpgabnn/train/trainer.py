@@ -42,7 +42,7 @@ from fpgabnn.train.data import ArrayDataset, load_dataset
 
 METRIC_COLUMNS = (
     "epoch", "global_step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "sign_t", "sign_k",
-    "flip_rate", "quant_error", "epoch_time", "rotation_time",
+    "flip_rate", "quant_error", "epoch_time", "rotation_time", "loadavg",
 )
 EVAL_BATCH = 1000
 
@@ -402,6 +402,8 @@ class Trainer:
             "sign_k": k,
             "epoch_time": train_time,
             "rotation_time": rotation_time,
+            # the machine's 1-minute load average at the epoch's end: epoch_time is wall time, inflated by load
+            "loadavg": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         }
         return row, global_step
 

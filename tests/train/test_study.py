@@ -139,3 +139,15 @@ def test_the_committed_study_files_load():
         assert study.cells and all(len(c.seeds) >= 2 for c in study.cells)
     full = S.load_study(root / "accuracy_study.yaml")
     assert all(len(c.seeds) >= 3 for c in full.cells)
+
+
+def test_rows_say_the_load_their_minutes_were_measured_under(tmp_path):
+    path = _write(tmp_path, seeds=[0], methods=["baseline"])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    run = next((tmp_path / "runs" / "tfc" / "digits" / "baseline").iterdir())
+    epochs = json.loads((run / "metrics.json").read_text())["epochs"]
+    assert all(e["loadavg"] >= 0 for e in epochs)
+    row = json.loads((tmp_path / "res" / "accuracy.json").read_text())["runs"][0]
+    assert row["loadavg"] == pytest.approx(sum(e["loadavg"] for e in epochs) / len(epochs))
+    md = (tmp_path / "res" / "accuracy.md").read_text()
+    assert "| minutes/run | load |" in md and f"| {row['loadavg']:.1f} |" in md
