@@ -1,4 +1,4 @@
-"""Training-step time of each weight parametrisation relative to the baseline, on LFC and CNV.
+"""Training-step time of each weight parametrisation relative to the baseline, on SFC, LFC, CNV and ResNet-20.
 
 One run measures every method side by side on the same batch: after warm-up steps, rounds of
 timed steps are interleaved across methods (so load from other processes hits all of them
@@ -9,7 +9,7 @@ separately and amortised over one MNIST-size epoch (54,000 training images / bat
 Targets (issue): svd <= 1.25x, tucker and holistic-tucker <= 1.5x, rotation <= 1.3x baseline.
 
     python benchmarks/train_step_time.py                    # writes benchmarks/results/train_step_time.{json,md}
-    python benchmarks/train_step_time.py --models lfc --steps 10
+    python benchmarks/train_step_time.py --models lfc --rounds 3
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import torch.nn.functional as F
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"svd": 1.25, "tucker": 1.5, "holistic-tucker": 1.5, "rotation": 1.3, "tucker-rotation": None}
 EPOCH_IMAGES = 54_000  # MNIST training split (60k minus the 10% validation)
-SHAPES = {"lfc": (1, 28, 28), "cnv": (3, 32, 32)}
+SHAPES = {"sfc": (1, 28, 28), "lfc": (1, 28, 28), "cnv": (3, 32, 32), "resnet20-preact": (1, 32, 32)}
+BATCH = {"sfc": 100, "lfc": 100, "cnv": 64, "resnet20-preact": 100}  # the accuracy study's batch sizes (CNV: 64)
 
 
 def parse_variant(spec: str) -> tuple[str, dict]:
@@ -61,7 +62,7 @@ def measure(model_name: str, methods, batch: int, warmup: int, rounds: int, step
         torch.manual_seed(0)
         base_method, options = parse_variant(method)
         model = build_model(model_name, method=base_method, in_channels=c, image_size=h, num_classes=10,
-                            method_options=options).train()
+                            method_options=options, real_ends=model_name.startswith("resnet")).train()
         optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
         rotation_update(model)
         for _ in range(warmup):
@@ -108,7 +109,11 @@ def markdown(result: dict) -> str:
         f"torch {result['torch']}, {result['threads']} thread(s), {result['machine']}; median of "
         f"{result['rounds']}x{result['steps_per_round']} interleaved steps after {result['warmup']} warm-up steps. "
         "A step is forward + loss + backward + SGD update on one batch of raw 0..255 pixels. Rotation's "
-        f"per-epoch update is amortised over an MNIST-size epoch ({EPOCH_IMAGES} images).",
+        f"per-epoch update is amortised over an MNIST-size epoch ({EPOCH_IMAGES} images). "
+        f"Load average (1 min) of the machine {result.get('loadavg_before', '?')} before, "
+        f"{result.get('loadavg_after', '?')} after: other processes slow every method alike (interleaved), "
+        "so the ratios hold while the absolute times are inflated by it. resnet20-preact: real first and last "
+        "layers as in the study, 1x32x32 input (Fashion-MNIST padded).",
         "",
         "| model | method | step (ms) | IQR (ms) | rotation update (ms/epoch) | ratio | ratio incl. rotation | target | ok |",
         "|---|---|---:|---:|---:|---:|---:|---:|:---:|",
@@ -138,12 +143,11 @@ def main(argv=None) -> int:
     from fpgabnn.train.parametrize import METHODS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["lfc", "cnv"], choices=sorted(SHAPES))
+    p.add_argument("--models", nargs="+", default=list(SHAPES), choices=sorted(SHAPES))
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--variants", nargs="*", default=["svd:rank_ratio=0.5", "tucker:rank_ratio=0.5"],
                    help="extra METHOD:KEY=VALUE[,KEY=VALUE] rows (e.g. reduced ranks), reported without a target")
-    p.add_argument("--batch-lfc", type=int, default=100)
-    p.add_argument("--batch-cnv", type=int, default=64)
+    p.add_argument("--batch", type=int, default=None, help="one batch size for every model (default: BATCH)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps-per-round", type=int, default=4)
@@ -162,11 +166,13 @@ def main(argv=None) -> int:
         "rounds": args.rounds,
         "steps_per_round": args.steps_per_round,
         "models": {},
+        "loadavg_before": round(__import__("os").getloadavg()[0], 2),
     }
     for model in args.models:
-        batch = args.batch_lfc if model == "lfc" else args.batch_cnv
+        batch = args.batch or BATCH[model]
         result["models"][model] = measure(model, methods, batch, args.warmup, args.rounds, args.steps_per_round, args.rotation_repeats)
         print(f"{model}: " + ", ".join(f"{m} {r['ratio_with_rotation']:.2f}x" for m, r in result["models"][model]["methods"].items()), flush=True)
+    result["loadavg_after"] = round(__import__("os").getloadavg()[0], 2)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_step_time.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "train_step_time.md").write_text(markdown(result))

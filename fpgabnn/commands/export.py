@@ -64,7 +64,7 @@ def sample_inputs(ckpt: dict, input_shape, n: int, data_dir=None):
             try:
                 data = load_dataset(name, data_dir=data_dir, split=split, max_samples=n,
                                     val_fraction=dataset.get("val_fraction", 0.1),
-                                    seed=dataset.get("split_seed", 0))
+                                    seed=dataset.get("split_seed", 0), pad_to=dataset.get("pad_to"))
             except UserError:
                 continue
             images = data.images[:n].float().numpy()

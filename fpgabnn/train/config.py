@@ -83,13 +83,17 @@ class TrainConfig:
     act_standardise: bool = option(False, "RBNN's per-sample activation standardisation before each sign "
                                    "(ResNets only: it cannot stream, so such a model is never compiled)")
     width_scale: float = option(1.0, "multiply channel/unit counts (1 = the published topology)")
-    factor_lr_scale: bool = option(False, "Adam: scale each SVD/Tucker factor's lr by its initial RMS over the "
-                                   "latent weight's, so factors move at a plain weight's relative rate")
+    factor_lr_scale: bool = option(False, "Adam: scale each SVD/Tucker/holistic-Tucker factor's lr by its initial "
+                                   "RMS over the latent weight's, so factors move at a plain weight's relative rate")
+    clip_weights: bool = option(False, "clip plain latent weights to [-1, 1] after every step (BinaryNet, "
+                                "BNN-PYNQ): the clipped STE then never leaves a weight without gradient")
     method_options: dict = option(help="option of the parametrisation, repeatable (e.g. rank_ratio=0.5)",
                                   default_factory=dict)
     data_dir: str | None = option(
         help="where the data set files are (cifar10, svhn, imagefolder, npz; optional for mnist, fashion-mnist)")
     augment: bool | None = option(help="random crop + horizontal flip for 32x32 RGB data (default: on for cifar10)")
+    pad_to: int | None = option(help="zero-pad the images to NxN, centred (e.g. 32: 28x28 Fashion-MNIST at "
+                                "ResNet-20's CIFAR size); default: the data set's own size")
     device: str = option("cpu", "cpu (default) or cuda[:N]")
     workers: int = option(0, "background processes preparing batches (default 0; results do not depend on it)")
 
@@ -153,7 +157,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        for name in ("max_train_samples", "max_val_samples"):
+        for name in ("max_train_samples", "max_val_samples", "pad_to"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")

@@ -93,12 +93,14 @@ def load_dataset(
     seed: int = 0,
     max_samples: int | None = None,
     augment: bool = False,
+    pad_to: int | None = None,
 ) -> "ArrayDataset":
     """One split of a data set; items are (float32 [C, H, W] with integer values 0..255, int label).
 
     ``max_samples`` keeps the first N samples of the split (the split order is already a seeded
     permutation for train/val, so the subset is a random one). ``augment`` applies CIFAR-style
     random crop (4-pixel zero padding) and horizontal flip, and only to 32x32 RGB images.
+    ``pad_to`` zero-pads every image to ``pad_to`` x ``pad_to`` pixels, centred (see ``pad_images``).
     """
     name = _check_name(name)
     if split not in SPLITS:
@@ -120,7 +122,22 @@ def load_dataset(
         x, y = arrays.x_train[idx], arrays.y_train[idx]
     if max_samples is not None:
         x, y = x[:max_samples], y[:max_samples]
+    if pad_to is not None:
+        x = pad_images(x, pad_to)
     return ArrayDataset(x, y, arrays.classes, augment=augment)
+
+
+def pad_images(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [N, C, H, W] zero-padded to [N, C, size, size], the image centred (an odd excess goes below/right).
+
+    This is how ResNet-20 meets 28x28 Fashion-MNIST at CIFAR's 32x32 (2 zero pixels on every side): zero is
+    black, the MNIST-style background, so the padded frame looks like the data's own border.
+    """
+    _, _, h, w = x.shape
+    if isinstance(size, bool) or not isinstance(size, int) or size < max(h, w):
+        raise UserError(f"pad_to {size!r} is smaller than the {h}x{w} images; give a size >= {max(h, w)} or drop it")
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(x, ((0, 0), (0, 0), (top, size - h - top), (left, size - w - left)))
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

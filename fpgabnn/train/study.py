@@ -12,12 +12,15 @@ A study file (YAML or TOML) names the cells (model x dataset), the methods and t
       - {model: lfc, dataset: mnist, epochs: 30}
       - {model: resnet20-preact, dataset: fashion-mnist, common: {lr: 0.05}, methods: [baseline, learned-scale]}
       - {model: sfc, dataset: mnist, tune: {lr: [0.005, 0.02]}, tune_epochs: 3}
+      - {model: lfc, dataset: mnist, tune: {clip_weights: [false, true]}, tune_with: baseline}
 
 Runs are resumable: a run whose ``metrics.json`` holds a test result is not redone; a run killed
 mid-way continues from its ``last.pt`` (``Trainer(resume=True)``). A finished run whose stored options
 differ from the study's is an error (change ``out`` or delete the run), never silently reused.
 ``tune`` picks values by the best final *validation* accuracy of seed 0 (the validation split of the
 training data); the test set is only ever evaluated, at the end of each run, with its last weights.
+Each method is tuned on its own, unless ``tune_with`` names one method of the cell: then only that
+method's tuning runs are trained and its choice applies to every method (one recipe for the whole cell).
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ METHOD_PRESETS: dict[str, dict] = {
     "aux": {"aux": True},
 }
 ALL_METHODS = tuple(METHOD_PRESETS)
-STUDY_KEYS = ("out", "results", "seeds", "epochs", "common", "methods", "cells", "tune", "tune_epochs")
-CELL_KEYS = ("model", "dataset", "epochs", "common", "methods", "seeds", "tune", "tune_epochs")
+STUDY_KEYS = ("out", "results", "seeds", "epochs", "common", "methods", "cells", "tune", "tune_epochs", "tune_with")
+CELL_KEYS = ("model", "dataset", "epochs", "common", "methods", "seeds", "tune", "tune_epochs", "tune_with")
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,6 +101,11 @@ class Cell:
     common: dict
     tune: dict = field(default_factory=dict)
     tune_epochs: int | None = None
+    tune_with: str | None = None  # the one method whose tuning choice every method of the cell uses
+
+    def tuned_by(self, method: str) -> str:
+        """The method whose tuning runs decide ``method``'s options."""
+        return self.tune_with or method
 
 
 @dataclass
@@ -183,7 +191,11 @@ def load_study(path: str | os.PathLike) -> Study:
                     methods=_methods(raw.get("methods", data.get("methods")), where),
                     common=_merge(common, normalise_keys(raw.get("common") or {}, where)),
                     tune={str(k).replace("-", "_"): v for k, v in tune.items()},
-                    tune_epochs=raw.get("tune_epochs", data.get("tune_epochs")))
+                    tune_epochs=raw.get("tune_epochs", data.get("tune_epochs")),
+                    tune_with=raw.get("tune_with", data.get("tune_with")))
+        if cell.tune_with is not None and cell.tune_with not in cell.methods:
+            raise UserError(f"{where}: tune_with {cell.tune_with!r} is not one of the cell's methods "
+                            f"({', '.join(cell.methods)})")
         for name, opts in cell.methods.items():  # check every combination now, not after hours
             values = normalise_keys(_merge(cell.common, opts), f"{where} method {name}")
             TrainConfig.from_dict({**values, "model": cell.model, "dataset": cell.dataset, "epochs": epochs,
@@ -215,8 +227,10 @@ def method_options(cell: Cell, method: str) -> dict:
 
 
 def tuning_runs(study: Study, cell: Cell, method: str) -> list[Run]:
+    """The tuning runs that decide ``method``'s choice (with ``tune_with``: that method's)."""
     if not cell.tune:
         return []
+    method = cell.tuned_by(method)
     keys = sorted(cell.tune)
     runs = []
     for combo in itertools.product(*(cell.tune[k] for k in keys)):
@@ -346,7 +360,7 @@ def final_val(run: Run) -> float:
 
 def plan(study: Study) -> list[tuple[Run, str]]:
     """Every run known now (tuning runs, and main runs of cells without tuning) with its state."""
-    runs = [r for c in study.cells for m in c.methods for r in tuning_runs(study, c, m)]
+    runs = [r for c in study.cells for m in c.methods if c.tuned_by(m) == m for r in tuning_runs(study, c, m)]
     runs += [r for c in study.cells if not c.tune for m in c.methods for r in main_runs(study, c, m, None)]
     return [(r, run_state(r)) for r in runs]
 
@@ -440,7 +454,7 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                 choice = _choice_from_disk(study, c, m)
                 if choice is None:
                     continue
-            seeds, accs, minutes, histories, reports = [], [], [], [], []
+            seeds, accs, minutes, histories, reports, loads = [], [], [], [], [], []
             for r in main_runs(study, c, m, choice):
                 metrics = r.out / "metrics.json"
                 if not metrics.is_file():
@@ -451,6 +465,7 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                 seeds.append(r.seed)
                 accs.append(summary["test"]["test_acc"])
                 minutes.append(sum(e["epoch_time"] for e in summary["epochs"]) / 60)
+                loads += [e["loadavg"] for e in summary["epochs"] if isinstance(e.get("loadavg"), (int, float))]
                 histories.append(summary["epochs"])
                 reports.append(ensure_report(r))
             if not seeds:
@@ -458,6 +473,8 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
             row = {"model": c.model, "dataset": c.dataset, "method": m, "epochs": c.epochs, "seeds": seeds,
                    "test_acc": accs, "mean": sum(accs) / len(accs), "std": _std(accs),
                    "train_minutes": sum(minutes) / len(minutes)}
+            if loads:  # what the minutes were measured under (runs from before this was recorded have none)
+                row["loadavg"] = sum(loads) / len(loads)
             if choice:
                 row["chosen_on_validation"] = choice
             row["_histories"], row["_reports"] = histories, reports
@@ -505,7 +522,8 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
              "Test accuracy of the last epoch's weights on the data set's own test set, mean +- sample std over seeds;",
              "choices (where any) were made on the validation split. Minutes: summed epoch times per run, as measured",
              "on the machine that ran it (on a shared CPU they vary several-fold with its load: compare step times",
-             "with benchmarks/train_step_time.py, not here).",
+             "with benchmarks/train_step_time.py, and idle-core estimates in study_plan.md). Load: the machine's mean",
+             "1-minute load average at the runs' epoch ends (2 = the study's own two jobs on 2 cores; '-': not recorded).",
              "Verdict: whether the mean beats the baseline's mean by more than the larger of the two stds.", "",
              "Note: in the FC and CNV models (and the post-activation ResNets) every binary layer feeds a BatchNorm,",
              "which cancels a per-channel weight scale: xnor and learned-scale can only differ from the baseline",
@@ -516,8 +534,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
         if key not in cells:
             cells.append(key)
     for model, dataset in cells:
-        lines += [f"## {model} on {dataset}", "", "| method | epochs | seeds | test acc (mean +- std) | minutes/run | vs baseline |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## {model} on {dataset}", "",
+                  "| method | epochs | seeds | test acc (mean +- std) | minutes/run | load | vs baseline |",
+                  "|---|---|---|---|---|---|---|"]
         for r in [r for r in rows if (r["model"], r["dataset"]) == (model, dataset)]:
             base = _baseline(rows, r)
             if r["method"] == "baseline" or base is None:
@@ -530,8 +549,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
                 word = "better" if diff > margin else "worse" if diff < -margin else "no clear difference"
                 verdict = f"{100 * diff:+.2f} pt, {word}"
             chosen = f" ({_slug(r['chosen_on_validation'])})" if r.get("chosen_on_validation") else ""
+            load = f"{r['loadavg']:.1f}" if "loadavg" in r else "-"
             lines.append(f"| {r['method']}{chosen} | {r['epochs']} | {len(r['seeds'])} | "
-                         f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} | {r['train_minutes']:.1f} | {verdict} |")
+                         f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} | {r['train_minutes']:.1f} | {load} | {verdict} |")
         lines.append("")
     if hardware:
         lines += ["## On simulated hardware", "", "| model | dataset | method | images | PyTorch acc | hardware acc | simulation |",

@@ -42,7 +42,7 @@ from fpgabnn.train.data import ArrayDataset, load_dataset
 
 METRIC_COLUMNS = (
     "epoch", "global_step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "sign_t", "sign_k",
-    "flip_rate", "quant_error", "epoch_time", "rotation_time",
+    "flip_rate", "quant_error", "epoch_time", "rotation_time", "loadavg",
 )
 EVAL_BATCH = 1000
 
@@ -227,11 +227,12 @@ class Trainer:
             "max_train_samples": c.max_train_samples,
             "max_val_samples": c.max_val_samples,
             "augment": c.augment,
+            "pad_to": c.pad_to,
         }
 
     def _load_data(self):
         c = self.config
-        common = {"data_dir": c.data_dir, "val_fraction": c.val_fraction, "seed": 0}
+        common = {"data_dir": c.data_dir, "val_fraction": c.val_fraction, "seed": 0, "pad_to": c.pad_to}
         train = load_dataset(c.dataset, split="train", max_samples=c.max_train_samples, augment=c.augment, **common)
         val = None
         if c.val_fraction > 0:
@@ -371,6 +372,8 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
+                if c.clip_weights:
+                    _clip_latent_weights(model)
                 global_step += 1
                 with torch.no_grad():
                     loss_sum += loss.detach().double() * len(y)
@@ -399,6 +402,8 @@ class Trainer:
             "sign_k": k,
             "epoch_time": train_time,
             "rotation_time": rotation_time,
+            # the machine's 1-minute load average at the epoch's end: epoch_time is wall time, inflated by load
+            "loadavg": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         }
         return row, global_step
 
@@ -419,7 +424,8 @@ class Trainer:
     def _test(self, model) -> dict | None:
         c = self.config
         try:
-            test = load_dataset(c.dataset, data_dir=c.data_dir, split="test", max_samples=c.max_val_samples)
+            test = load_dataset(c.dataset, data_dir=c.data_dir, split="test", max_samples=c.max_val_samples,
+                                pad_to=c.pad_to)
         except UserError as err:
             self.log(f"no test evaluation: {err}")
             return None
@@ -532,22 +538,44 @@ def _factor_groups(model, params) -> list[dict]:
     the relative rate of a plain weight."""
     from torch.nn.utils import parametrize as P
 
-    from fpgabnn.train.parametrize import SVDWeight, TuckerWeight
+    from fpgabnn.train.parametrize import HolisticTuckerWeight, SVDWeight, TuckerWeight
+
+    def rms(t) -> float:
+        return float(t.detach().square().mean().sqrt())
 
     scaled: dict[int, float] = {}
+    groups: dict[int, tuple] = {}  # holistic Tucker: shared core and factors, referenced by every layer of a group
     for layer in model.binary_layers():
         if not P.is_parametrized(layer, "weight"):
             continue
         chain = layer.parametrizations.weight
-        if not isinstance(chain[0], (SVDWeight, TuckerWeight)):
+        if not isinstance(chain[0], (SVDWeight, TuckerWeight, HolisticTuckerWeight)):
             continue
-        ref = float(layer.weight.detach().square().mean().sqrt()) or 1.0
+        ref = rms(layer.weight) or 1.0
         originals = [chain.original] if chain.is_tensor else [getattr(chain, f"original{i}") for i in range(chain.ntensors)]
-        for t in originals:
-            scaled[id(t)] = float(t.detach().square().mean().sqrt()) / ref
+        for t in originals:  # SVD's U, s, V; Tucker's core and factors; a holistic layer's row of U_L
+            scaled[id(t)] = rms(t) / ref
+        if isinstance(chain[0], HolisticTuckerWeight):
+            group = chain[0].group
+            groups.setdefault(id(group), (group, []))[1].append(float(layer.weight.detach().square().mean()))
+    for group, mean_squares in groups.values():
+        # the shared tensors move every layer of the group: the reference is the group's latent RMS
+        ref = (sum(mean_squares) / len(mean_squares)) ** 0.5 or 1.0
+        for t in [group.core, *group.factors]:
+            scaled[id(t)] = rms(t) / ref
     groups = [{"params": [p for p in params if id(p) not in scaled], "lr_scale": 1.0}]
     groups += [{"params": [p], "lr_scale": scaled[id(p)]} for p in params if id(p) in scaled]
     return groups
+
+
+@torch.no_grad()
+def _clip_latent_weights(model) -> None:
+    """BinaryNet's clip: plain latent weights back into [-1, 1] (re-parametrised layers' tensors are not weights)."""
+    from torch.nn.utils import parametrize as P
+
+    for layer in model.binary_layers():
+        if not P.is_parametrized(layer, "weight"):
+            layer.weight.clamp_(-1.0, 1.0)
 
 
 def _aux_loss(model, logits, targets):

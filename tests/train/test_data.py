@@ -193,3 +193,19 @@ def test_bad_split_arguments():
         D.load_dataset("digits", split="holdout")
     with pytest.raises(UserError, match="val_fraction"):
         D.load_dataset("digits", val_fraction=1.0)
+
+
+def test_pad_to_centres_the_image_in_zero_pixels():
+    plain = D.load_dataset("fashion-mnist", split="test", max_samples=50)
+    padded = D.load_dataset("fashion-mnist", split="test", max_samples=50, pad_to=32)
+    assert padded.images.shape == (50, 1, 32, 32) and padded.info.size == 32
+    assert torch.equal(padded.images[:, :, 2:30, 2:30], plain.images)  # 2 zero pixels on every side
+    border = padded.images.clone()
+    border[:, :, 2:30, 2:30] = 0
+    assert int(border.abs().sum()) == 0 and int(plain.images.sum()) > 0
+    assert torch.equal(padded.labels, plain.labels)
+    odd = D.pad_images(np.ones((1, 1, 28, 28), dtype=np.uint8), 31)  # an odd excess goes below/right
+    assert odd.shape == (1, 1, 31, 31) and odd[0, 0, 1, 1] == 1 and odd[0, 0, 0, 1] == 0 and odd[0, 0, 28, 28] == 1
+    assert odd[0, 0, 29, 28] == 0 and odd[0, 0, 28, 29] == 0  # rows/cols 1..28 hold the image
+    with pytest.raises(UserError, match="pad_to 27 is smaller"):
+        D.load_dataset("fashion-mnist", split="test", max_samples=5, pad_to=27)

@@ -178,3 +178,59 @@ def test_factor_lr_scale_gives_svd_factors_a_relative_rate(tmp_path):
     assert len(groups) == 1 + 3 * len(model.binary_layers())  # U, s, V of every layer
     assert scales[0] < 0.5 < 1.5 < scales[-1]  # U, V entries are small, singular values large
     assert groups[0]["lr_scale"] == 1.0 and groups[0]["params"]  # BatchNorm etc. unchanged
+
+
+def test_factor_lr_scale_covers_holistic_tucker_shared_factors(tmp_path):
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.models import build_model
+    from fpgabnn.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    model = build_model("resnet20-preact", method="holistic-tucker", width_scale=0.25, real_ends=True)
+    shared = {id(p) for m in model.modules() if type(m).__name__ == "HolisticTuckerGroup" for p in m.parameters()}
+    assert len(shared) >= 2 * 3  # per stage at least one group with a core and its mode factors
+    trainer = Trainer(TrainConfig(model="resnet20-preact", dataset="digits", epochs=1, out=str(tmp_path / "r"),
+                                  method="holistic-tucker", factor_lr_scale=True, optimizer="adam"))
+    groups = trainer._optimizer(model).param_groups
+    scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    assert shared <= set(scale) and all(scale[i] != 1.0 for i in shared)
+    # the rows of U_L (each layer's own tensor) are scaled too; BatchNorm stays at 1
+    rows = [layer.parametrizations.weight.original for layer in model.binary_layers()
+            if type(layer.parametrizations.weight[0]).__name__ == "HolisticTuckerWeight"]
+    assert rows and all(scale[id(r)] != 1.0 for r in rows)
+    assert groups[0]["lr_scale"] == 1.0 and any(p.dim() == 1 for p in groups[0]["params"])
+    # every trainable tensor is in exactly one group
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len([p for p in model.parameters() if p.requires_grad])
+
+
+def test_clip_weights_keeps_plain_latent_weights_in_unit_range(tmp_path):
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.trainer import Trainer
+
+    def latent_max(clip):
+        cfg = TrainConfig(model="tfc", dataset="digits", epochs=1, out=str(tmp_path / f"c{clip}"), lr=0.2,
+                          clip_weights=clip, width_scale=0.25)
+        trainer = Trainer(cfg, progress=False, plots=False, log=lambda m: None)
+        trainer.fit()
+        from fpgabnn.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+        model = model_from_checkpoint(load_checkpoint(tmp_path / f"c{clip}" / "last.pt"))
+        return max(float(layer.weight.abs().max()) for layer in model.binary_layers())
+
+    assert latent_max(False) > 1.0  # Adam at a large lr pushes weights beyond the clipped STE's range...
+    assert latent_max(True) <= 1.0  # ...and the clip brings them back after every step
+
+
+def test_pad_to_reaches_the_model_and_the_test_set(tmp_path):
+    from fpgabnn.train.checkpoint import load_checkpoint
+    from fpgabnn.train.config import TrainConfig
+    from fpgabnn.train.trainer import Trainer
+
+    cfg = TrainConfig(model="tfc", dataset="digits", epochs=1, out=str(tmp_path / "p"), pad_to=32, width_scale=0.25)
+    result = Trainer(cfg, progress=False, plots=False, log=lambda m: None).fit()
+    ckpt = load_checkpoint(tmp_path / "p" / "last.pt")
+    assert ckpt["model_config"]["image_size"] == 32 and ckpt["dataset"]["pad_to"] == 32
+    assert result.test and result.test["samples"] == 360
+    with pytest.raises(UserError, match="pad-to"):
+        TrainConfig(model="tfc", dataset="digits", epochs=1, out="x", pad_to=0).resolve()

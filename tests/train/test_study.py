@@ -96,6 +96,24 @@ def test_tuning_uses_validation_and_records_the_choice(tmp_path):
     assert runs[0]["chosen_on_validation"] == {"lr": max(vals, key=vals.get)}
 
 
+def test_tune_with_one_method_gives_its_choice_to_every_method(tmp_path):
+    cell = {"model": "tfc", "dataset": "digits", "tune": {"lr": [1e-4, 0.02]}, "tune_with": "baseline"}
+    path = _write(tmp_path, seeds=[0], methods=["baseline", "xnor"], cells=[cell])
+    study = S.load_study(path)
+    assert [r.method for r, _ in S.plan(study)] == ["baseline", "baseline"]  # only baseline's tuning runs
+    S.run_study(study, progress=False, log=lambda m: None)
+    assert not any(p.name.startswith("tune-") for p in (tmp_path / "runs" / "tfc" / "digits" / "xnor").iterdir())
+    rows = {r["method"]: r for r in json.loads((tmp_path / "res" / "accuracy.json").read_text())["runs"]}
+    assert set(rows) == {"baseline", "xnor"}
+    assert rows["xnor"]["chosen_on_validation"] == rows["baseline"]["chosen_on_validation"]
+    lr = rows["xnor"]["chosen_on_validation"]["lr"]
+    xnor_run = next((tmp_path / "runs" / "tfc" / "digits" / "xnor").iterdir())
+    assert json.loads((xnor_run / "metrics.json").read_text())["config"]["lr"] == lr
+    bad = _write(tmp_path, cells=[{**cell, "tune_with": "svd"}])
+    with pytest.raises(UserError, match="tune_with 'svd' is not one of the cell's methods"):
+        S.load_study(bad)
+
+
 @pytest.mark.parametrize("doc, needle", [
     ({"cells": []}, "no cells"),
     ({"cells": [{"model": "tfc"}]}, "model and dataset"),
@@ -121,3 +139,15 @@ def test_the_committed_study_files_load():
         assert study.cells and all(len(c.seeds) >= 2 for c in study.cells)
     full = S.load_study(root / "accuracy_study.yaml")
     assert all(len(c.seeds) >= 3 for c in full.cells)
+
+
+def test_rows_say_the_load_their_minutes_were_measured_under(tmp_path):
+    path = _write(tmp_path, seeds=[0], methods=["baseline"])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    run = next((tmp_path / "runs" / "tfc" / "digits" / "baseline").iterdir())
+    epochs = json.loads((run / "metrics.json").read_text())["epochs"]
+    assert all(e["loadavg"] >= 0 for e in epochs)
+    row = json.loads((tmp_path / "res" / "accuracy.json").read_text())["runs"][0]
+    assert row["loadavg"] == pytest.approx(sum(e["loadavg"] for e in epochs) / len(epochs))
+    md = (tmp_path / "res" / "accuracy.md").read_text()
+    assert "| minutes/run | load |" in md and f"| {row['loadavg']:.1f} |" in md
