@@ -37,7 +37,7 @@ def _histogram(ratios: list[float]) -> dict:
 
 
 def run_shard(args) -> list[dict]:
-    shard, count, deadline, only = args
+    shard, count, deadline, only, done = args
     import numpy as np
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
@@ -68,6 +68,9 @@ def run_shard(args) -> list[dict]:
         rec = {"shard": shard, "index": len(results), "port": port}
         if only is not None and len(results) != only:  # --only: draw the example (same sequence), skip the work
             results.append({**rec, "outcome": "skipped"})
+            return
+        if len(results) in done:  # --resume: this draw ran before; keep its record
+            results.append(done[len(results)])
             return
         start = time.perf_counter()
         try:
@@ -127,26 +130,41 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=120.0, help="stop generating after this long (recorded)")
     ap.add_argument("--out", default=str(HERE / "results" / "rtl_random_networks"))
     ap.add_argument("--only", metavar="SHARD:INDEX", help="re-run one case of a --jobs run and print it in detail")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the networks OUT.json already holds (same --networks and --jobs: the same draws) "
+                         "and run the rest")
     args = ap.parse_args()
     if args.only:
         shard, index = (int(x) for x in args.only.split(":"))
         per = -(-args.networks // args.jobs)
-        runs = run_shard((shard, per, time.time() + 3600, index))  # the same example count: the same draws
+        runs = run_shard((shard, per, time.time() + 3600, index, {}))  # the same example count: the same draws
         print(json.dumps(runs[index], indent=1))
         return 0
     deadline = time.time() + 60 * args.minutes
     per = -(-args.networks // args.jobs)
     start = time.perf_counter()
+    done: dict = {i: {} for i in range(args.jobs)}
+    earlier_wall, sessions = 0.0, 1
+    previous = Path(args.out).with_suffix(".json")
+    if args.resume and previous.is_file():
+        old = json.loads(previous.read_text())
+        if (old["summary"]["requested"], old["summary"]["jobs"]) != (args.networks, args.jobs):
+            raise SystemExit(f"{previous} was run with --networks {old['summary']['requested']} --jobs "
+                             f"{old['summary']['jobs']}; resume with the same values")
+        for r in old["runs"]:
+            done[r["shard"]][r["index"]] = r
+        earlier_wall, sessions = old["summary"]["wall_seconds"], old["summary"].get("sessions", 1) + 1
     with mp.get_context("spawn").Pool(args.jobs) as pool:
-        shards = pool.map(run_shard, [(i, per, deadline, None) for i in range(args.jobs)])
+        shards = pool.map(run_shard, [(i, per, deadline, None, done[i]) for i in range(args.jobs)])
     runs = [r for s in shards for r in s]
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - start + earlier_wall
     counts = {}
     for r in runs:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
     ratios = sorted(r["ratio"] for r in runs if "ratio" in r)
     summary = {
         "requested": args.networks, "generated": len(runs), "counts": counts, "wall_seconds": round(wall, 1),
+        "sessions": sessions,
         "jobs": args.jobs, "stopped_by_time_limit": len(runs) < args.networks,
         "cycles_over_ii": {"min": ratios[0], "p05": ratios[len(ratios) // 20], "median": ratios[len(ratios) // 2],
                            "p95": ratios[min(len(ratios) - 1, len(ratios) * 19 // 20)], "max": ratios[-1],
@@ -186,7 +204,8 @@ def main() -> int:
                 f"- shard {r['shard']} #{r['index']}: measured {r['cycles_per_frame']} vs estimate {r['ii']} "
                 f"(slowest layer {r['slowest_layer']}, {r['layers']} layers, port {r['port']}); re-run with "
                 f"`--only {r['shard']}:{r['index']}`" for r in outside]
-    lines.append(f"- wall time {wall / 60:.1f} min with {args.jobs} processes")
+    lines.append(f"- wall time {wall / 60:.1f} min with {args.jobs} processes"
+                 + (f", over {sessions} runs (--resume)" if sessions > 1 else ""))
     bad = [r for r in runs if r["outcome"] in ("MISMATCH", "DEADLOCK", "ERROR")]
     if bad:
         lines += ["", "## Failures", ""] + [f"- shard {r['shard']} #{r['index']}: {r['outcome']} {r.get('reason', '')}"
