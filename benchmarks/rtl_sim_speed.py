@@ -132,6 +132,11 @@ def main() -> int:
               f"~{10000 * ref_per_frame / 60:.0f} min for 10,000 frames): it, not the RTL simulation, bounds a "
               "CIFAR-10-sized verify; the driver's rtlsim backend (Accelerator(..., backend='rtlsim')) runs the "
               "simulator alone."]
+    multi = [r for r in rows if r["sim_processes"] > 1]
+    if multi:
+        r = multi[-1]
+        lines += ["", f"Measured: {r['frames']:,} frames in {r['wall_seconds']} s wall with {r['sim_processes']} "
+                  f"simulator processes ({r['frames_per_second']} frames/s at load average {r['load_average'][0]})."]
     lines += ["", f"fpgabnn verify --sim rtl --samples {check['samples']} (default jobs): bit_exact={check['bit_exact']}, "
               f"{check['sim_processes']} simulator processes, cycles/frame {check['cycles_per_frame']:g}, "
               f"simulation {check['sim_run_seconds']} s, qonnx reference {check['reference_seconds']} s.",
