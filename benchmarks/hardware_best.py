@@ -24,7 +24,7 @@ IMAGES = {"tfc": 10000, "sfc": 10000, "lfc": 10000, "cnv": 1000, "cnv28": 1000}
 
 def best_run(study, cell):
     """(method, run) with the best mean final validation accuracy, or None when nothing has finished."""
-    from fpgabnn.train.study import _choice_from_disk, main_runs
+    from fpgabnn.train.study import _choice_from_disk, main_runs, summary_of
 
     best = None
     for method in cell.methods:
@@ -33,11 +33,9 @@ def best_run(study, cell):
             continue
         done = []
         for run in main_runs(study, cell, method, choice):
-            metrics = run.out / "metrics.json"
-            if metrics.is_file():
-                m = json.loads(metrics.read_text())
-                if m.get("test"):
-                    done.append((run, m["epochs"][-1]["val_acc"]))
+            m = summary_of(run)
+            if m is not None:
+                done.append((run, m["epochs"][-1]["val_acc"]))
         if done:
             mean = sum(v for _, v in done) / len(done)
             if best is None or mean > best[0]:
@@ -75,6 +73,10 @@ def main(argv=None) -> int:
         if any((h["model"], h["dataset"], h["method"], h.get("seed"), h.get("sim")) ==
                (cell.model, cell.dataset, method, run.seed, "rtl") and h["images"] >= IMAGES[cell.model] for h in hardware):
             print(f"{pair}: {method} seed {run.seed} already on simulated hardware")
+            continue
+        if not (run.out / "last.pt").is_file():
+            print(f"{pair}: {method} seed {run.seed} finished on another machine (archived, no checkpoint here); "
+                  "retrain it here to simulate it")
             continue
         build = (args.build_root or study.out / "hw") / f"{cell.model}_{cell.dataset}_{method}_seed{run.seed}"
         print(f"{pair}: best on validation is {method}; simulating seed {run.seed} ({IMAGES[cell.model]} test images)",

@@ -6,12 +6,17 @@
 # The tuning runs of all cells go first.
 #   bash benchmarks/run_accuracy_study.sh [STUDY.yaml] [JOBS]
 # Environment: FPGABNN_WAIT_PID=N waits for process N (an earlier study) to end first.
+#   FPGABNN_CELLS="lfc/mnist cnv28/fashion-mnist" runs just those cells, in that order, each with its own
+#   tuning runs first (to get one pair's answer early).
 set -uf  # -f: the cell patterns are not file globs
 study=${1:-benchmarks/accuracy_study.yaml}
 jobs=${2:-2}
 if [ -n "${FPGABNN_WAIT_PID:-}" ]; then
   while kill -0 "$FPGABNN_WAIT_PID" 2>/dev/null; do sleep 60; done
 fi
+if [ -n "${FPGABNN_CELLS:-}" ]; then
+  cells=$(for c in $FPGABNN_CELLS; do echo "$c/*"; done)
+else
 cells=$(python -c "
 import sys
 from fpgabnn.train.study import load_study
@@ -21,6 +26,7 @@ for c in load_study(sys.argv[1]).cells:
 # The tuning runs of every cell first (short; their choices on validation can then be looked at early).
 echo "$(date -u +%FT%TZ) tuning runs"
 nice -n 19 python -m fpgabnn experiment "$study" --jobs "$jobs" --only '*tune*' --no-progress
+fi
 for pattern in $cells; do
   echo "$(date -u +%FT%TZ) cell $pattern"
   nice -n 19 python -m fpgabnn experiment "$study" --jobs "$jobs" --only "$pattern" --no-progress

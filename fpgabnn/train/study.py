@@ -15,7 +15,10 @@ A study file (YAML or TOML) names the cells (model x dataset), the methods and t
       - {model: lfc, dataset: mnist, tune: {clip_weights: [false, true]}, tune_with: baseline}
 
 Runs are resumable: a run whose ``metrics.json`` holds a test result is not redone; a run killed
-mid-way continues from its ``last.pt`` (``Trainer(resume=True)``). A finished run whose stored options
+mid-way continues from its ``last.pt`` (``Trainer(resume=True)``). Every finished run's ``metrics.json`` and
+``report.json`` (no checkpoints) are also copied to ``archive`` (default: ``<results>_runs`` beside the
+results, meant to be committed), and a run found there counts as finished too: a fresh clone resumes the
+study where the committed results stand instead of retraining them. A finished run whose stored options
 differ from the study's is an error (change ``out`` or delete the run), never silently reused.
 ``tune`` picks values by the best final *validation* accuracy of seed 0 (the validation split of the
 training data); the test set is only ever evaluated, at the end of each run, with its last weights.
@@ -61,7 +64,7 @@ METHOD_PRESETS: dict[str, dict] = {
     "aux": {"aux": True},
 }
 ALL_METHODS = tuple(METHOD_PRESETS)
-STUDY_KEYS = ("out", "results", "seeds", "epochs", "common", "methods", "cells", "tune", "tune_epochs", "tune_with")
+STUDY_KEYS = ("out", "results", "archive", "seeds", "epochs", "common", "methods", "cells", "tune", "tune_epochs", "tune_with")
 CELL_KEYS = ("model", "dataset", "epochs", "common", "methods", "seeds", "tune", "tune_epochs", "tune_with")
 
 
@@ -81,6 +84,7 @@ class Run:
     options: dict  # TrainConfig options (without out)
     out: Path
     tune: dict | None = None  # {option: value} for a tuning run
+    archive: Path | None = None  # where its metrics.json and report.json are kept once it has finished
 
     @property
     def label(self) -> str:
@@ -114,6 +118,11 @@ class Study:
     results: Path
     cells: list
     source: str = "study"
+    archive: Path | None = None
+
+    def archived(self, out: Path) -> Path | None:
+        """The archive directory of the run directory ``out``."""
+        return None if self.archive is None else self.archive / out.relative_to(self.out)
 
 
 def _merge(*dicts: dict) -> dict:
@@ -169,6 +178,7 @@ def load_study(path: str | os.PathLike) -> Study:
 
     out = resolve(data.get("out"), "runs/study")
     results = resolve(data.get("results"), "benchmarks/results/accuracy")
+    archive = resolve(data.get("archive"), results.parent / f"{results.name}_runs")
     common = normalise_keys(data.get("common") or {}, f"{source} common")
     cells = []
     for i, raw in enumerate(data["cells"]):
@@ -201,7 +211,7 @@ def load_study(path: str | os.PathLike) -> Study:
             TrainConfig.from_dict({**values, "model": cell.model, "dataset": cell.dataset, "epochs": epochs,
                                    "out": "x"}).resolve()
         cells.append(cell)
-    return Study(out=out, results=results, cells=cells, source=source)
+    return Study(out=out, results=results, cells=cells, source=source, archive=archive)
 
 
 def _slug(values: dict) -> str:
@@ -241,7 +251,8 @@ def tuning_runs(study: Study, cell: Cell, method: str) -> list[Run]:
         epochs = cell.tune_epochs or cell.epochs
         options["epochs"], options["seed"] = epochs, cell.seeds[0]
         out = study.out / cell.model / cell.dataset / method / f"tune-{_slug(choice)}-e{epochs}"
-        runs.append(Run(cell.model, cell.dataset, method, cell.seeds[0], epochs, options, out, tune=choice))
+        runs.append(Run(cell.model, cell.dataset, method, cell.seeds[0], epochs, options, out, tune=choice,
+                        archive=study.archived(out)))
     return runs
 
 
@@ -254,7 +265,8 @@ def main_runs(study: Study, cell: Cell, method: str, choice: dict | None) -> lis
         options["epochs"], options["seed"] = cell.epochs, seed
         suffix = f"-{_slug(choice)}" if choice else ""
         out = study.out / cell.model / cell.dataset / method / f"seed{seed}{suffix}"
-        runs.append(Run(cell.model, cell.dataset, method, seed, cell.epochs, options, out))
+        runs.append(Run(cell.model, cell.dataset, method, seed, cell.epochs, options, out,
+                        archive=study.archived(out)))
     return runs
 
 
@@ -262,28 +274,57 @@ def main_runs(study: Study, cell: Cell, method: str, choice: dict | None) -> lis
 # Run state
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def summary_of(run: Run) -> dict | None:
+    """The finished run's metrics.json (its run directory's, else the archive's), or None."""
+    for where in (run.out, run.archive):
+        if where is not None:
+            summary = _read_json(where / "metrics.json")
+            if summary.get("test"):
+                return summary
+    return None
+
+
+def archive_run(run: Run) -> None:
+    """Copy a finished run's metrics.json and report.json (without the machine's paths) to its archive."""
+    summary = _read_json(run.out / "metrics.json")
+    if run.archive is None or not summary.get("test"):
+        return
+    report = ensure_report(run)
+    summary["config"] = {k: v for k, v in summary.get("config", {}).items() if k != "out"}
+    for name, doc in (("metrics.json", summary), ("report.json", report)):
+        if doc is not None:
+            data = (json.dumps(jsonable(doc)) + "\n").encode()
+            target = run.archive / name
+            if not target.is_file() or target.read_bytes() != data:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
+
+
 def run_state(run: Run) -> str:
     """"done" (a test result with the same options), "partial" (a last.pt to resume) or "new"."""
     from fpgabnn.train.config import TrainConfig
 
-    metrics = run.out / "metrics.json"
-    if metrics.is_file():
-        try:
-            summary = json.loads(metrics.read_text())
-        except (OSError, ValueError):
-            summary = {}
-        if summary.get("test"):
-            want = TrainConfig.from_dict(run.config_dict()).resolve().to_dict()
-            stored = {k: v for k, v in summary.get("config", {}).items() if k in want}
-            try:  # a run from before an option existed gets that option's default
-                have = TrainConfig.from_dict(stored).resolve().to_dict()
-            except (UserError, TypeError):
-                have = stored
-            diff = sorted(k for k in want if k not in ("out", "workers", "device") and have.get(k) != want[k])
-            if diff:
-                raise UserError(f"{run.out} holds a finished run with other options ({diff[0]}={have.get(diff[0])!r}, "
-                                f"the study asks {want[diff[0]]!r}); delete it or change the study's out")
-            return "done"
+    summary = summary_of(run)
+    if summary is not None:
+        want = TrainConfig.from_dict(run.config_dict()).resolve().to_dict()
+        stored = {k: v for k, v in summary.get("config", {}).items() if k in want}
+        try:  # a run from before an option existed gets that option's default (archived runs have no out)
+            have = TrainConfig.from_dict({"out": str(run.out), **stored}).resolve().to_dict()
+        except (UserError, TypeError):
+            have = stored
+        diff = sorted(k for k in want if k not in ("out", "workers", "device") and have.get(k) != want[k])
+        if diff:
+            raise UserError(f"{run.out} (or its archive) holds a finished run with other options "
+                            f"({diff[0]}={have.get(diff[0])!r}, the study asks {want[diff[0]]!r}); "
+                            "delete it or change the study's out and archive")
+        return "done"
     if (run.out / "last.pt").is_file():
         return "partial"
     return "new"
@@ -306,7 +347,7 @@ def execute(run: Run, threads: int = 1) -> dict:
             Trainer(config, resume=state == "partial", explicit=explicit, progress=False,
                     log=lambda msg: print(msg, file=log_file, flush=True)).fit()
     ensure_report(run)
-    return json.loads((run.out / "metrics.json").read_text())
+    return summary_of(run)
 
 
 def ensure_report(run: Run) -> dict | None:
@@ -314,7 +355,8 @@ def ensure_report(run: Run) -> dict | None:
     report = run.out / "report.json"
     if not report.is_file():
         if not (run.out / "last.pt").is_file():
-            return None
+            kept = None if run.archive is None else run.archive / "report.json"
+            return json.loads(kept.read_text()) if kept is not None and kept.is_file() else None
         from fpgabnn.train.inspect import inspect_checkpoint
 
         rep = inspect_checkpoint(run.out / "last.pt")
@@ -354,8 +396,7 @@ class _InlineExecutor:
 
 
 def final_val(run: Run) -> float:
-    summary = json.loads((run.out / "metrics.json").read_text())
-    return summary["epochs"][-1]["val_acc"]
+    return summary_of(run)["epochs"][-1]["val_acc"]
 
 
 def plan(study: Study) -> list[tuple[Run, str]]:
@@ -456,11 +497,8 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
                     continue
             seeds, accs, minutes, histories, reports, loads = [], [], [], [], [], []
             for r in main_runs(study, c, m, choice):
-                metrics = r.out / "metrics.json"
-                if not metrics.is_file():
-                    continue
-                summary = json.loads(metrics.read_text())
-                if not summary.get("test"):
+                summary = summary_of(r)
+                if summary is None:
                     continue
                 seeds.append(r.seed)
                 accs.append(summary["test"]["test_acc"])
@@ -484,29 +522,49 @@ def collect(study: Study, choices: dict | None = None) -> list[dict]:
 
 def _choice_from_disk(study: Study, cell: Cell, method: str) -> dict | None:
     runs = tuning_runs(study, cell, method)
-    if not runs or not all((r.out / "metrics.json").is_file() and json.loads((r.out / "metrics.json").read_text()).get("test")
-                           for r in runs):
+    if not runs or not all(summary_of(r) is not None for r in runs):
         return None
     return max(runs, key=final_val).tune
 
 
 def write_results(study: Study, choices: dict | None = None) -> dict:
     """accuracy.json (keeps an existing "hardware" list), accuracy.md and the PNGs, atomically."""
+    for c in study.cells:  # every finished run into the archive (also runs finished by an older version)
+        for m in c.methods:
+            for r in tuning_runs(study, c, m) + main_runs(study, c, m, _choice_from_disk(study, c, m) if c.tune else None):
+                archive_run(r)
     rows = collect(study, choices)
     json_path = study.results.with_suffix(".json")
-    hardware = []
-    if json_path.is_file():
-        try:
-            hardware = json.loads(json_path.read_text()).get("hardware", [])
-        except ValueError:
-            hardware = []
+    earlier = _read_json(json_path) if json_path.is_file() else {}
+    hardware = earlier.get("hardware", [])
+    rows = _keep_earlier_rows(study, rows, earlier.get("runs", []))
     public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     doc = {"runs": public, "hardware": hardware}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(json_path, (json.dumps(jsonable(doc), indent=1) + "\n").encode())
-    figures = plot_results(rows, study.results)
+    figures = plot_results([r for r in rows if "_histories" in r], study.results)
+    for model, dataset in dict.fromkeys((r["model"], r["dataset"]) for r in rows if "_histories" not in r):
+        if not any((r["model"], r["dataset"]) == (model, dataset) and "_histories" in r for r in rows):
+            figures += [f.name for f in sorted(study.results.parent.glob(f"{study.results.name}_{model}_{dataset}_*.png"))]
     atomic_write_bytes(study.results.with_suffix(".md"), markdown(rows, hardware, figures, study.source).encode())
     return doc
+
+
+def _keep_earlier_rows(study: Study, rows: list, earlier: list) -> list:
+    """Rows of the existing accuracy.json whose runs are neither here nor archived (trained on another
+    machine before the archive existed) stay, marked "kept", unless this machine's row has as many seeds."""
+    new = {(r["model"], r["dataset"], r["method"]): r for r in rows}
+    old = {(r["model"], r["dataset"], r["method"]): r for r in earlier if not r.get("_histories")}
+    merged = []
+    for c in study.cells:
+        for m in c.methods:
+            key = (c.model, c.dataset, m)
+            row, kept = new.get(key), old.get(key)
+            if kept is not None and (row is None or len(kept["seeds"]) > len(row["seeds"])):
+                row = {**kept, "kept": True}
+            if row is not None:
+                merged.append(row)
+    return merged
 
 
 def _baseline(rows: list, row: dict) -> dict | None:
@@ -527,7 +585,9 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
              "Verdict: whether the mean beats the baseline's mean by more than the larger of the two stds.", "",
              "Note: in the FC and CNV models (and the post-activation ResNets) every binary layer feeds a BatchNorm,",
              "which cancels a per-channel weight scale: xnor and learned-scale can only differ from the baseline",
-             "there by rounding; only resnet20-preact lets a scale act.", ""]
+             "there by rounding; only resnet20-preact lets a scale act.", "",
+             "(kept): a row kept from the results file as it stood, its runs trained on another machine before",
+             "finished runs were archived (no curves of its own in the figures then).", ""]
     cells = []
     for r in rows:
         key = (r["model"], r["dataset"])
@@ -550,6 +610,7 @@ def markdown(rows: list, hardware: list, figures: list, source: str) -> str:
                 verdict = f"{100 * diff:+.2f} pt, {word}"
             chosen = f" ({_slug(r['chosen_on_validation'])})" if r.get("chosen_on_validation") else ""
             load = f"{r['loadavg']:.1f}" if "loadavg" in r else "-"
+            chosen += " (kept)" if r.get("kept") else ""
             lines.append(f"| {r['method']}{chosen} | {r['epochs']} | {len(r['seeds'])} | "
                          f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f} | {r['train_minutes']:.1f} | {load} | {verdict} |")
         lines.append("")

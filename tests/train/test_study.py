@@ -151,3 +151,55 @@ def test_rows_say_the_load_their_minutes_were_measured_under(tmp_path):
     assert row["loadavg"] == pytest.approx(sum(e["loadavg"] for e in epochs) / len(epochs))
     md = (tmp_path / "res" / "accuracy.md").read_text()
     assert "| minutes/run | load |" in md and f"| {row['loadavg']:.1f} |" in md
+
+
+def test_archived_runs_count_as_finished_on_a_fresh_machine(tmp_path):
+    import shutil
+
+    path = _write(tmp_path, seeds=[0], methods=["baseline"], cells=[
+        {"model": "tfc", "dataset": "digits", "tune": {"lr": [0.001, 0.02]}, "tune_epochs": 1}])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    first = json.loads((tmp_path / "res" / "accuracy.json").read_text())
+    archive = tmp_path / "res" / "accuracy_runs"
+    archived = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*.json"))
+    assert "tfc/digits/baseline/seed0-lr=0.02/metrics.json" in archived or \
+        "tfc/digits/baseline/seed0-lr=0.001/metrics.json" in archived
+    assert len([a for a in archived if a.endswith("metrics.json")]) == 3  # two tuning runs and the main run
+    assert all("out" not in json.loads((archive / a).read_text())["config"] for a in archived if a.endswith("metrics.json"))
+    assert not list(archive.rglob("*.pt"))
+
+    shutil.rmtree(tmp_path / "runs")  # a fresh clone: no run directories, only the committed archive
+    study = S.load_study(path)
+    assert all(state == "done" for _, state in S.plan(study))
+    assert S.run_study(study, progress=False, log=lambda m: None)["errors"] == []
+    assert not (tmp_path / "runs").exists()  # nothing was retrained
+    again = json.loads((tmp_path / "res" / "accuracy.json").read_text())
+    assert again["runs"] == first["runs"]
+    assert (tmp_path / "res" / "accuracy_tfc_digits_curves.png").is_file()
+
+    # The archive holds the options: a changed study is still refused, not silently reused.
+    changed = _write(tmp_path, seeds=[0], methods=["baseline"], cells=[
+        {"model": "tfc", "dataset": "digits", "tune": {"lr": [0.001, 0.02]}, "tune_epochs": 1,
+         "common": {"batch_size": 25}}])
+    with pytest.raises(UserError, match="other options"):
+        S.plan(S.load_study(changed))
+
+
+def test_rows_whose_runs_are_elsewhere_are_kept_and_marked(tmp_path):
+    path = _write(tmp_path, seeds=[0], methods=["baseline", "rotation"])
+    res = tmp_path / "res"
+    res.mkdir()
+    kept = {"model": "tfc", "dataset": "digits", "method": "rotation", "epochs": 1, "seeds": [0, 1, 2],
+            "test_acc": [0.5, 0.6, 0.7], "mean": 0.6, "std": 0.1, "train_minutes": 1.0}
+    gone = {**kept, "method": "tucker"}  # no longer in the study: dropped
+    (res / "accuracy.json").write_text(json.dumps({"runs": [kept, gone], "hardware": []}))
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None, only=["tfc/digits/baseline/*"])
+    rows = json.loads((res / "accuracy.json").read_text())["runs"]
+    assert [(r["method"], r.get("kept", False)) for r in rows] == [("baseline", False), ("rotation", True)]
+    assert rows[1]["test_acc"] == kept["test_acc"]
+    assert "rotation (kept)" in (res / "accuracy.md").read_text()
+    # Once this machine has as many seeds, its own row replaces the kept one.
+    S.run_study(S.load_study(_write(tmp_path, seeds=[0, 1, 2], methods=["baseline", "rotation"])),
+                progress=False, log=lambda m: None, only=["tfc/digits/rotation/*"])
+    rows = json.loads((res / "accuracy.json").read_text())["runs"]
+    assert not any(r.get("kept") for r in rows if r["method"] == "rotation")
