@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from bnn_pynq_export import export_bnn_pynq
+
 #: name -> (brevitas_examples config, input shape, fpgabnn target fps, check samples, finn-plus codegen in the
 #: export check: LFC's 1.4 M weights make finn-plus's weight files slow and it has no op TFC/SFC lack)
 MODELS = {
@@ -48,21 +50,13 @@ def awkward_batchnorm(model: torch.nn.Module, seed: int) -> None:
 @pytest.fixture(scope="session")
 def bnn_pynq(tmp_path_factory):
     """short name -> QONNX path of the model (inputs in [0, 1], so builds use --pixel-range unit)."""
-    from brevitas.export import export_qonnx
-    from brevitas_examples.bnn_pynq.models import model_with_cfg
-
     cache = {}
 
     def get(name: str):
         if name not in cache:
-            cfg, shape = MODELS[name][:2]
-            torch.manual_seed(0)
-            model, _ = model_with_cfg(cfg, pretrained=False)
-            awkward_batchnorm(model, seed=len(cfg))
-            model.eval()
-            path = tmp_path_factory.mktemp("finn_models") / f"{name}.onnx"
-            export_qonnx(model, torch.rand(shape), export_path=str(path))
-            cache[name] = path
+            cfg = MODELS[name][0]
+            cache[name], _ = export_bnn_pynq(cfg, tmp_path_factory.mktemp("finn_models") / f"{name}.onnx",
+                                             lambda model: awkward_batchnorm(model, seed=len(cfg)))
         return cache[name]
 
     return get

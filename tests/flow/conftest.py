@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from bnn_pynq_export import export_bnn_pynq
+
 # RTL simulators of the tests run few frames: compile them without C++ optimisation (much faster to build)
 os.environ.setdefault("FPGABNN_QUICK_SIM", "1")
 
@@ -30,22 +32,13 @@ def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> None:
 
 @pytest.fixture(scope="session")
 def brevitas_qonnx(tmp_path_factory):
-    """name -> path of a Brevitas BNN-PYNQ model (random weights, randomised BN) exported to QONNX."""
-    from brevitas.export import export_qonnx
-    from brevitas_examples.bnn_pynq.models import model_with_cfg
-
+    """name -> (path, model) of a Brevitas BNN-PYNQ model (random weights, randomised BN) exported to QONNX."""
     cache = {}
 
     def get(name: str):
         if name not in cache:
-            torch.manual_seed(0)
-            model, _ = model_with_cfg(name, pretrained=False)
-            _randomise_batchnorm(model, seed=len(name))
-            model.eval()
-            shape = (1, 3, 32, 32) if name.startswith("cnv") else (1, 1, 28, 28)
-            path = tmp_path_factory.mktemp("brevitas") / f"{name}.onnx"
-            export_qonnx(model, torch.rand(shape), export_path=str(path))
-            cache[name] = (path, model)
+            cache[name] = export_bnn_pynq(name, tmp_path_factory.mktemp("brevitas") / f"{name}.onnx",
+                                          lambda model: _randomise_batchnorm(model, seed=len(name)))
         return cache[name]
 
     return get

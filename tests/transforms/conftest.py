@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bnn_pynq_export import export_bnn_pynq
 from lowering_builders import BNN_PYNQ, adversarial_bn
 
 
@@ -45,18 +46,12 @@ def bnn_pynq_onnx(tmp_path_factory):
 
     def get(name: str):
         if name not in paths:
-            import torch
-            from brevitas.export import export_qonnx
-            from brevitas_examples.bnn_pynq.models import model_with_cfg
+            first_step = BNN_PYNQ[name][1]
 
-            shape, first_step = BNN_PYNQ[name]
-            torch.manual_seed(0)
-            model, _ = model_with_cfg(name, pretrained=False)
-            assert randomize_batchnorm(model, first_step, seed=sum(map(ord, name))) > 0
-            model.eval()
-            path = tmp_path_factory.mktemp("bnn_pynq") / f"{name}.onnx"
-            export_qonnx(model, torch.randn(shape), export_path=str(path))
-            paths[name] = path
+            def set_batchnorm(model):
+                assert randomize_batchnorm(model, first_step, seed=sum(map(ord, name))) > 0
+
+            paths[name], _ = export_bnn_pynq(name, tmp_path_factory.mktemp("bnn_pynq") / f"{name}.onnx", set_batchnorm)
         return paths[name]
 
     return get
