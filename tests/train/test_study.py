@@ -141,6 +141,31 @@ def test_the_committed_study_files_load():
     assert all(len(c.seeds) >= 3 for c in full.cells)
 
 
+def test_the_committed_run_archive_is_what_the_study_would_train(tmp_path, monkeypatch):
+    """Every archived run is one of the study's runs with the study's options (run_state raises otherwise), so
+    a fresh clone resumes from it; and the committed results' rows come from it or are marked kept."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)  # no run directories here: only the archive can make a run finished
+    study = S.load_study(root / "benchmarks" / "accuracy_study.yaml")
+    study.archive = root / "benchmarks" / "results" / "accuracy_runs"
+    covered = set()
+    for c in study.cells:
+        for m in c.methods:
+            choice = S._choice_from_disk(study, c, m) if c.tune else None
+            for r in S.tuning_runs(study, c, m) + (S.main_runs(study, c, m, choice) if choice or not c.tune else []):
+                if S.run_state(r) == "done":
+                    covered.add(r.archive)
+    archived = {p.parent for p in study.archive.rglob("metrics.json")}
+    assert archived and archived == covered
+    rows = json.loads((root / "benchmarks" / "results" / "accuracy.json").read_text())["runs"]
+    fresh = {(r["model"], r["dataset"], r["method"]): r for r in S.collect(study)}
+    for row in rows:
+        if not row.get("kept"):
+            assert fresh[(row["model"], row["dataset"], row["method"])]["test_acc"] == row["test_acc"]
+
+
 def test_rows_say_the_load_their_minutes_were_measured_under(tmp_path):
     path = _write(tmp_path, seeds=[0], methods=["baseline"])
     S.run_study(S.load_study(path), progress=False, log=lambda m: None)
