@@ -454,6 +454,7 @@ def run_study(study: Study, jobs: int = 1, progress: bool | None = None, log=Non
                                 bar.update(1)
                             else:
                                 queue.append(r)
+            queue.sort(key=lambda r: 0 if r.tune else 1 + r.seed)  # stable: seed by seed, methods in order
             while queue and len(futures) < max(1, jobs):
                 r = queue.pop(0)
                 bar.set_postfix_str(r.label)

@@ -228,3 +228,19 @@ def test_rows_whose_runs_are_elsewhere_are_kept_and_marked(tmp_path):
                 progress=False, log=lambda m: None, only=["tfc/digits/rotation/*"])
     rows = json.loads((res / "accuracy.json").read_text())["runs"]
     assert not any(r.get("kept") for r in rows if r["method"] == "rotation")
+
+
+def test_tuned_cells_train_seed_by_seed(tmp_path, monkeypatch):
+    """A study stopped early has every method's first seed: main runs of a tuned cell go seed by seed too."""
+    order = []
+    real = S._execute_quiet
+
+    def recording(run, threads):
+        order.append((run.method, "tune" if run.tune else run.seed))
+        return real(run, threads)
+
+    monkeypatch.setattr(S, "_execute_quiet", recording)
+    path = _write(tmp_path, seeds=[0, 1], methods=["baseline", "rotation"], cells=[
+        {"model": "tfc", "dataset": "digits", "tune": {"lr": [0.02]}, "tune_with": "baseline"}])
+    S.run_study(S.load_study(path), progress=False, log=lambda m: None)
+    assert order == [("baseline", "tune"), ("baseline", 0), ("rotation", 0), ("baseline", 1), ("rotation", 1)]
