@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
@@ -163,14 +163,30 @@ def test_conv_folding_legal_meets_target_and_window_matches(size, channels, k, m
         assert window.get_nodeattr("simd") == simd
 
 
+def _ports_aligned(model, port_width: int) -> bool:
+    """The first layer's input words and the last layer's output words divide or are multiples of the port."""
+    insts = [i for _, i in layers(model)]
+    widths = (insts[0].in_elems_per_word() * insts[0].in_dtype().bitwidth(),
+              insts[-1].out_elems_per_word() * insts[-1].out_dtype().bitwidth())
+    return all(w % port_width == 0 or port_width % w == 0 for w in widths)
+
+
 @HYPO
 @given(widths=st.lists(DIMS, min_size=2, max_size=3), t1=st.floats(1e3, 1e7), t2=st.floats(1e3, 1e7))
+@example(widths=[30, 32], t1=1000.0, t2=6666667.0)  # the rule dropped at the higher target only: cheaper there
 def test_higher_target_never_cheaper(widths, t1, t2):
     lo, hi = sorted((t1, t2))
     a = fc_chain(widths).transform(SetFolding(lo, CLOCK))
     b = fc_chain(widths).transform(SetFolding(hi, CLOCK))
     ra, rb = folding_record(a), folding_record(b)
-    assert rb["cost"] >= ra["cost"] - 1e-12
+    aligned_a, aligned_b = _ports_aligned(a, ra["port_width"]), _ports_aligned(b, rb["port_width"])
+    # The port-alignment rule is dropped only when a target demands it, so it is never dropped at the lower target
+    # alone; within one regime a higher target never costs less. (Dropping the rule can make the higher target's
+    # folding cheaper: [30, 32] at 1e3 fps is PE 32 x SIMD 1 with 1-bit input words, at 6.7e6 fps PE 4 x SIMD 30 with
+    # 30-bit input words that need a converter at the 64-bit port.)
+    assert aligned_a or not aligned_b
+    if aligned_a == aligned_b:
+        assert rb["cost"] >= ra["cost"] - 1e-12
     assert max(i.exp_cycles() for _, i in layers(b)) <= max(i.exp_cycles() for _, i in layers(a))
 
 
