@@ -100,7 +100,9 @@ def main(argv=None) -> int:
     refusal = io.StringIO()  # the build's one-line reason if hardware top-k cannot rank as the source does
     with contextlib.redirect_stderr(refusal):
         topk = cli(build_args + ["--topk", "1"]) == 0
-    if not topk:  # e.g. a per-class scale after the last layer: arg-max on the host, after the float tail
+    if topk:  # the build's own warnings and progress are not swallowed
+        sys.stderr.write(refusal.getvalue())
+    else:  # e.g. a per-class scale after the last layer: arg-max on the host, after the float tail
         reason = refusal.getvalue().strip().removeprefix("error: ")
         print(f"no arg-max in hardware ({reason}); building without --topk: the host takes the arg-max after "
               "the build's float tail", flush=True)
