@@ -21,7 +21,8 @@ def _checkpoint(path, randomize, config=CONFIG, dataset="digits", state_of=None)
     model = randomize(build_model(state_of or name, **kwargs))
     save_checkpoint(path, {
         "model_config": config, "model_state": model.state_dict(), "epoch": 1, "global_step": 10,
-        "train_config": {"model": name}, "dataset": {"name": dataset, "data_dir": None, "val_fraction": 0.1,
+        "train_config": {"model": name, "dataset": dataset, "seed": 0, "data_dir": None},
+        "dataset": {"name": dataset, "data_dir": None, "val_fraction": 0.1,
                                                      "split_seed": 0},
     })
     return path

@@ -9,11 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from fpgabnn.train.checkpoint import save_checkpoint
-from fpgabnn.train.models import build_model
-from test_cli_export import CONFIG
+from test_cli_export import CONFIG, _checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import hardware_accuracy  # noqa: E402
@@ -21,19 +18,11 @@ import hardware_accuracy  # noqa: E402
 
 def _run_dir(tmp_path, randomize, scaling, adversarial):
     """A run directory as the study writes it (<method>/seed0/last.pt) for an untrained TFC on digits."""
-    config = {**CONFIG, "method": "baseline", "scaling": scaling}
-    kwargs = {k: v for k, v in config.items() if k != "name"}
-    torch.manual_seed(0)
-    model = build_model("tfc", **kwargs)
-    if adversarial:  # negative TensorNorm weight, learned scales with negative entries: the tail is decreasing
-        model = randomize(model)
     run = tmp_path / "runs" / f"{scaling}-method" / "seed0"
     run.mkdir(parents=True)
-    save_checkpoint(run / "last.pt", {
-        "model_config": config, "model_state": model.state_dict(), "epoch": 1, "global_step": 10,
-        "train_config": {"model": "tfc", "dataset": "digits", "seed": 0, "data_dir": None},
-        "dataset": {"name": "digits", "data_dir": None, "val_fraction": 0.1, "split_seed": 0},
-    })
+    # adversarial: negative TensorNorm weight, learned scales with negative entries, so the tail is decreasing
+    _checkpoint(run / "last.pt", randomize if adversarial else (lambda model: model),
+                config={**CONFIG, "method": "baseline", "scaling": scaling})
     return run
 
 
@@ -60,4 +49,4 @@ def test_hardware_rows_match_pytorch_image_by_image(tmp_path, capsys, randomize,
     assert row["tlast_error"] == 0 and row["cycles_per_frame"] > 0
     if argmax.startswith("host"):  # the build's refusal, as one line, names why
         assert "no arg-max in hardware (--topk: " in out
-    assert (run / "hw").is_dir() and (tmp_path / "runs" / f"{scaling}-method" / "seed0" / "hw_model.onnx").is_file()
+    assert (run / "hw").is_dir() and (run / "hw_model.onnx").is_file()
