@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from fpgabnn.core.fileio import atomic_write_bytes
-    from fpgabnn.train.study import load_study, main_runs, tuning_runs
+    from fpgabnn.train.study import _choice_from_disk, load_study, main_runs, summary_of, tuning_runs
 
     torch.set_num_threads(1)
     study = load_study(args.study)
@@ -95,16 +95,17 @@ def main(argv=None) -> int:
         for method in cell.methods:
             own = cell.tuned_by(method) == method  # with tune_with, the tuning runs belong to that one method
             runs = (tuning_runs(study, cell, method) if own else []) + (main_runs(study, cell, method, None) if not cell.tune else [])
-            if cell.tune:  # main runs after tuning: as many as seeds, at the cell's epochs (choice unknown: 1st values)
-                first = {k: v[0] for k, v in cell.tune.items()}
-                runs += main_runs(study, cell, method, first)
+            if cell.tune:  # main runs after tuning: as many as seeds, at the cell's epochs (unknown choice: 1st values)
+                choice = _choice_from_disk(study, cell, method) or {k: v[0] for k, v in cell.tune.items()}
+                runs += main_runs(study, cell, method, choice)
             measured = estimated = 0.0
             done_epochs = 0
             for run in runs:
-                history = []
+                summary = summary_of(run)  # a finished run, here or in the archive
                 metrics = run.out / "metrics.json"
-                if metrics.is_file():
-                    history = json.loads(metrics.read_text()).get("epochs", [])
+                if summary is None and metrics.is_file():  # the finished epochs of an interrupted run
+                    summary = json.loads(metrics.read_text())
+                history = (summary or {}).get("epochs", [])
                 measured += sum(e["epoch_time"] for e in history) / 60
                 done_epochs += len(history)
                 left = run.epochs - len(history)
@@ -130,8 +131,9 @@ def main(argv=None) -> int:
            "cells": cells, "measured_core_min": round(total_measured, 1), "remaining_core_min_idle": round(total_left, 1)}
     lines = [f"# Study plan: {Path(args.study).name}", "",
              f"Written by `benchmarks/study_plan.py`. Core-minutes of training (1 thread per run; `--jobs 2` takes about "
-             f"half as long in wall time). Measured: the finished epochs' own times (on the shared machine, so inflated "
-             f"by its load). Remaining: estimated from one timed step per configuration, normalised to an idle core by "
+             f"half as long in wall time). Measured: the finished epochs' own times, from the run directories or the "
+             f"study's archive (as measured on the machines that ran them, so inflated by their load: accuracy.md gives "
+             f"each row's load average). Remaining: estimated from one timed step per configuration, normalised to an idle core by "
              f"SFC's baseline step timed around each configuration (median slow-down {slowdown:.2f}, from "
              f"{min(slowdowns or [1]):.2f} to {max(slowdowns or [1]):.2f}, against {REFERENCE_MS:.1f} ms idle; load "
              f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after).", "",
@@ -142,8 +144,9 @@ def main(argv=None) -> int:
             lines.append(f"| {c['model']}/{c['dataset']} | {c['epochs']} | {r['method']} | {r['runs']} | "
                          f"{r['epochs_done']}/{r['epochs_total']} | {r['measured_core_min']:.1f} | {r['remaining_core_min_idle']:.1f} |")
         lines.append(f"| **{c['model']}/{c['dataset']}** | | | | | **{c['measured_core_min']:.1f}** | **{c['remaining_core_min_idle']:.1f}** |")
-    lines += ["", f"Total: {total_measured:.0f} core-minutes measured so far, {total_left:.0f} core-minutes (idle core) to go: "
-              f"about {total_left / 2 / 60:.1f} hours of wall time with 2 jobs on an otherwise idle 2-core CPU.", ""]
+    lines += ["", f"Total: {total_measured:.0f} core-minutes measured so far ({total_measured / 2 / 60:.1f} hours of wall "
+              f"time with 2 jobs), {total_left:.0f} core-minutes (idle core) to go: about {total_left / 2 / 60:.1f} hours "
+              "with 2 jobs on an otherwise idle 2-core CPU.", ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

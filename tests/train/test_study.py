@@ -202,6 +202,17 @@ def test_archived_runs_count_as_finished_on_a_fresh_machine(tmp_path):
     assert again["runs"] == first["runs"]
     assert (tmp_path / "res" / "accuracy_tfc_digits_curves.png").is_file()
 
+    # The plan counts them as done too, at their measured minutes, with nothing left to estimate.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import study_plan
+
+    assert study_plan.main([str(path), "--out", str(tmp_path / "plan")]) == 0
+    (row,) = json.loads((tmp_path / "plan" / "study_plan.json").read_text())["cells"][0]["methods"]
+    assert row["runs"] == 3 and row["epochs_done"] == row["epochs_total"] == 3
+    assert row["remaining_core_min_idle"] == 0
+
     # The archive holds the options: a changed study is still refused, not silently reused.
     changed = _write(tmp_path, seeds=[0], methods=["baseline"], cells=[
         {"model": "tfc", "dataset": "digits", "tune": {"lr": [0.001, 0.02]}, "tune_epochs": 1,
