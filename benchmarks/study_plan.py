@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from fpgabnn.core.fileio import atomic_write_bytes
-    from fpgabnn.train.study import _choice_from_disk, load_study, main_runs, summary_of, tuning_runs
+    from fpgabnn.train.study import _choice_from_disk, _read_json, load_study, main_runs, summary_of, tuning_runs
 
     torch.set_num_threads(1)
     study = load_study(args.study)
@@ -101,11 +101,8 @@ def main(argv=None) -> int:
             measured = estimated = 0.0
             done_epochs = 0
             for run in runs:
-                summary = summary_of(run)  # a finished run, here or in the archive
-                metrics = run.out / "metrics.json"
-                if summary is None and metrics.is_file():  # the finished epochs of an interrupted run
-                    summary = json.loads(metrics.read_text())
-                history = (summary or {}).get("epochs", [])
+                # a finished run (here or in the archive), else the finished epochs of an interrupted one
+                history = (summary_of(run) or _read_json(run.out / "metrics.json")).get("epochs", [])
                 measured += sum(e["epoch_time"] for e in history) / 60
                 done_epochs += len(history)
                 left = run.epochs - len(history)
